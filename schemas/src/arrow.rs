@@ -1,0 +1,128 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+
+use crate::SCHEMA_VERSION;
+
+/// Column names of the `leads` Parquet table, in order. The SQL tables use the same names.
+pub const LEAD_PARQUET_COLUMNS: [&str; 38] = [
+    "property_id",
+    "source",
+    "source_listing_id",
+    "url",
+    "fetched_at",
+    "listing_kind",
+    "property_type",
+    "list_price",
+    "price_period",
+    "bedrooms_total",
+    "bathrooms_total",
+    "living_area_sqft",
+    "street_address",
+    "unit_number",
+    "city",
+    "state_or_province",
+    "postal_code",
+    "latitude",
+    "longitude",
+    "h3_cell",
+    "title",
+    "description",
+    "posted_at",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "fraud_score",
+    "fraud_reasons",
+    "quality_score",
+    "completeness",
+    "lead_price",
+    "price_base",
+    "price_quality_multiplier",
+    "price_demand_multiplier",
+    "price_supply_multiplier",
+    "price_unclamped",
+    "status",
+    "schema_version",
+];
+
+fn utc_timestamp() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// The element type of the `fraud_reasons` list column.
+pub fn fraud_reason_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("code", DataType::Utf8, false),
+        Field::new("contribution", DataType::Float32, false),
+        Field::new("detail", DataType::Utf8, false),
+    ])
+}
+
+/// The Arrow schema of the `leads` Parquet table (one row per processed listing).
+///
+/// Ids are hex strings (as in JSON), times are UTC microseconds, the fraud reasons a list of structs,
+/// and the price breakdown flattened into `price_*` columns so analysts can filter on them directly.
+/// The schema version is stored in the schema metadata under `aiq.schema_version`.
+pub fn lead_arrow_schema() -> Arc<Schema> {
+    let reason = DataType::Struct(fraud_reason_fields());
+    let fields = vec![
+        Field::new("property_id", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("source_listing_id", DataType::Utf8, false),
+        Field::new("url", DataType::Utf8, false),
+        Field::new("fetched_at", utc_timestamp(), false),
+        Field::new("listing_kind", DataType::Utf8, true),
+        Field::new("property_type", DataType::Utf8, true),
+        Field::new("list_price", DataType::Float64, true),
+        Field::new("price_period", DataType::Utf8, true),
+        Field::new("bedrooms_total", DataType::UInt8, true),
+        Field::new("bathrooms_total", DataType::Float32, true),
+        Field::new("living_area_sqft", DataType::UInt32, true),
+        Field::new("street_address", DataType::Utf8, true),
+        Field::new("unit_number", DataType::Utf8, true),
+        Field::new("city", DataType::Utf8, true),
+        Field::new("state_or_province", DataType::Utf8, true),
+        Field::new("postal_code", DataType::Utf8, true),
+        Field::new("latitude", DataType::Float64, true),
+        Field::new("longitude", DataType::Float64, true),
+        Field::new("h3_cell", DataType::Utf8, true),
+        Field::new("title", DataType::Utf8, true),
+        Field::new("description", DataType::Utf8, true),
+        Field::new("posted_at", utc_timestamp(), true),
+        Field::new("contact_name", DataType::Utf8, true),
+        Field::new("contact_phone", DataType::Utf8, true),
+        Field::new("contact_email", DataType::Utf8, true),
+        Field::new("fraud_score", DataType::Float32, false),
+        Field::new(
+            "fraud_reasons",
+            DataType::List(Arc::new(Field::new("item", reason, true))),
+            false,
+        ),
+        Field::new("quality_score", DataType::Float32, false),
+        Field::new("completeness", DataType::Float32, false),
+        Field::new("lead_price", DataType::UInt32, false),
+        Field::new("price_base", DataType::Float32, false),
+        Field::new("price_quality_multiplier", DataType::Float32, false),
+        Field::new("price_demand_multiplier", DataType::Float32, false),
+        Field::new("price_supply_multiplier", DataType::Float32, false),
+        Field::new("price_unclamped", DataType::Float32, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("schema_version", DataType::UInt16, false),
+    ];
+    let metadata = HashMap::from([("aiq.schema_version".to_owned(), SCHEMA_VERSION.to_string())]);
+    Arc::new(Schema::new_with_metadata(fields, metadata))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_list_matches_schema() {
+        let schema = lead_arrow_schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, LEAD_PARQUET_COLUMNS);
+    }
+}
