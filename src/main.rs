@@ -1,1 +1,182 @@
-fn main() {}
+//! `aiqleads`: the one command-line entry point of the AIQLeads data platform.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use aiq_connectors::craigslist;
+use aiq_connectors::decode::decode_html;
+use aiq_connectors::detect::detect_site;
+use aiq_jobs::config::Config;
+use aiq_jobs::demo::{run_demo, DemoOptions};
+use aiq_jobs::file::run_file_pipeline;
+use aiq_schemas::Source;
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+/// AIQLeads: real-estate listings in, explainable and fairly priced leads out.
+///
+/// Configuration is layered: built-in defaults (embedded: in-process bus, SQLite, local Parquet),
+/// then the file given with --config, then AIQ__SECTION__KEY environment variables
+/// (for example AIQ__STORE__URL=sqlite://data/aiqleads.db).
+#[derive(Parser)]
+#[command(name = "aiqleads", version, about, long_about, propagate_version = true)]
+struct Cli {
+    /// TOML configuration file (see README: Configuration).
+    #[arg(long, global = true, env = "AIQ_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Log filter, e.g. `info`, `debug`, `aiq_jobs=debug`. Logs go to standard error.
+    #[arg(long, global = true, env = "AIQ_LOG", default_value = "warn", value_name = "FILTER")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole path on this machine with no servers: serve the bundled sample pages on
+    /// 127.0.0.1, crawl them with the Craigslist connector, enrich, and write SQLite and Parquet.
+    Demo {
+        /// Folder for the database and the Parquet lake (emptied at the start of each run).
+        #[arg(long, default_value = "data/demo", value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Most pages to fetch.
+        #[arg(long, default_value_t = 500)]
+        max_pages: usize,
+        /// Do not draw the progress spinner.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Parse a saved page and print one JSON object per listing, with normalised fields.
+    Parse {
+        /// Which site's parser to use; `auto` recognises the site from the page.
+        #[arg(long, value_enum, default_value_t = SiteArg::Auto)]
+        site: SiteArg,
+        /// The page's URL, used to resolve relative links (defaults to the file's path).
+        #[arg(long)]
+        url: Option<String>,
+        /// The saved page (HTML).
+        file: PathBuf,
+    },
+    /// Run normalise -> dedupe -> fraud -> price over a JSON-lines file of raw listings and write
+    /// leads as JSON lines and Parquet, and rejected lines as dead letters.
+    Pipeline {
+        /// JSON-lines file, one raw listing object per line.
+        #[arg(long, value_name = "FILE.jsonl")]
+        input: PathBuf,
+        /// Output folder: leads.jsonl, dead_letters.jsonl, lake/leads/... (must be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace the contents of a non-empty output folder.
+        #[arg(long)]
+        overwrite: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SiteArg {
+    Auto,
+    Craigslist,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Demo { data_dir, max_pages, no_progress } => {
+            let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+            let options = DemoOptions { data_dir, max_pages, show_progress: !no_progress };
+            let summary = runtime.block_on(run_demo(config, options))?;
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Parse { site, url, file } => parse_page(site, url, &file),
+        Command::Pipeline { input, out, overwrite } => {
+            let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+            let summary = runtime.block_on(run_file_pipeline(config, &input, &out, overwrite))?;
+            let run = &summary.run;
+            eprintln!(
+                "{} lines: {} leads ({} duplicates merged, {} quarantined), {} dead-lettered {:?} in {:.2}s",
+                run.records_in,
+                run.leads_out,
+                run.duplicates_merged,
+                run.quarantined,
+                run.dead_lettered,
+                run.dead_letters_by_reason,
+                summary.elapsed.as_secs_f64()
+            );
+            eprintln!("leads: {}", summary.leads_file.display());
+            eprintln!("dead letters: {}", summary.dead_letters_file.display());
+            eprintln!("parquet: {} ({} files)", summary.lake_dir.display(), summary.lake_files);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn parse_page(site: SiteArg, url: Option<String>, file: &Path) -> anyhow::Result<ExitCode> {
+    let bytes = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
+    let html = decode_html(&bytes, None);
+    let url = match url {
+        Some(url) => url,
+        None => {
+            let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
+            format!("file://{}", absolute.display())
+        }
+    };
+    let source = match site {
+        SiteArg::Craigslist => Source::Craigslist,
+        SiteArg::Auto => match detect_site(&html, Some(&url)) {
+            Some(source) => source,
+            None => bail!("{}: not a page of a site aiqleads knows", file.display()),
+        },
+    };
+    if source != Source::Craigslist {
+        bail!("{}: a {source} page; aiqleads parses Craigslist pages so far (other sites arrive with their connectors)", file.display());
+    }
+    let now = chrono::Utc::now();
+    let page = match craigslist::parse_page(&html, &url, now) {
+        Ok(page) => page,
+        Err(error) => {
+            eprintln!("{}: {error}", file.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut rejected = 0;
+    for raw in &page.listings {
+        match aiq_pipeline::normalise::normalise(raw, now) {
+            Ok(listing) => {
+                serde_json::to_writer(&mut out, &listing)?;
+                out.write_all(b"\n")?;
+            }
+            Err(reason) => {
+                rejected += 1;
+                eprintln!("{}: listing {} rejected: {reason}", file.display(), raw.source_listing_id.as_deref().unwrap_or("?"));
+            }
+        }
+    }
+    out.flush()?;
+    if page.listings.is_empty() || rejected == page.listings.len() {
+        eprintln!("{}: no listing could be read from this page", file.display());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,13 @@
+//! Jobs: the parts that do I/O, composed. One generic runner ([`runner::run_enrich`]) consumes a bus
+//! (in-process channels or Kafka), runs the pure pipeline stage, and writes every sink (SQLite or
+//! Postgres, the Parquet lake, JSON lines) with exactly-once bookkeeping.
+
+pub mod bus;
+pub mod config;
+pub mod demo;
+mod error;
+pub mod file;
+pub mod runner;
+pub mod sink;
+
+pub use error::{Error, Result};

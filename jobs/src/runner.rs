@@ -1,0 +1,229 @@
+//! The one generic runner: consume a batch, decode, run the stage, write every sink, commit offsets.
+//! The embedded `memory://` bus, Kafka and a file all feed it the same [`Record`]s.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aiq_pipeline::{Enriched, Stage};
+use aiq_schemas::{DeadLetter, Lead, RawListing, RejectReason, SCHEMA_VERSION};
+use chrono::Utc;
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use crate::bus::{Consumer, Record};
+use crate::config::RunnerConfig;
+use crate::sink::jsonl::{DeadLetterWriter, JsonLinesWriter};
+use crate::sink::lake::LakeWriter;
+use crate::sink::store::Store;
+use crate::sink::{Offsets, SinkBatch, StreamPosition};
+use crate::Result;
+
+/// What a run did, for progress lines and the final summary.
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    pub records_in: u64,
+    /// Records skipped because a sink had already committed them (a resumed run).
+    pub already_committed: u64,
+    pub leads_out: u64,
+    pub duplicates_merged: u64,
+    pub property_merges: u64,
+    pub quarantined: u64,
+    pub dead_lettered: u64,
+    pub dead_letters_by_reason: BTreeMap<String, u64>,
+    /// Lead prices of active (sellable) leads, for the price distribution.
+    pub active_prices: Vec<u32>,
+    pub batches: u64,
+}
+
+/// The sinks a run writes; any may be absent.
+#[derive(Default)]
+pub struct Sinks {
+    pub store: Option<Store>,
+    pub lake: Option<LakeWriter>,
+    pub jsonl: Option<JsonLinesWriter>,
+    /// Dead letters as JSON lines (runs without a store).
+    pub dead_letter_file: Option<DeadLetterWriter>,
+}
+
+/// Consumes until the stream ends or `shutdown` turns true, then flushes every sink.
+pub async fn run_enrich<S>(
+    stage: &mut S,
+    consumer: &mut Consumer,
+    sinks: &mut Sinks,
+    config: &RunnerConfig,
+    mut shutdown: watch::Receiver<bool>,
+    mut progress: impl FnMut(&RunStats),
+) -> Result<RunStats>
+where
+    S: Stage<In = RawListing, Out = Enriched>,
+{
+    let mut stats = RunStats::default();
+    let mut committed: Offsets = match &sinks.store {
+        Some(store) => store.committed_offsets(&config.consumer_name).await?,
+        None => Offsets::default(),
+    };
+    loop {
+        let batch = tokio::select! {
+            batch = consumer.next_batch(config.batch_size.get(), config.batch_linger) => batch,
+            _ = shutdown.wait_for(|stop| *stop) => {
+                info!("shutdown requested: draining and committing what was processed");
+                None
+            }
+        };
+        let Some(records) = batch else { break };
+        process_batch(stage, &records, sinks, config, &mut committed, &mut stats).await?;
+        progress(&stats);
+    }
+    if let Some(lake) = &mut sinks.lake {
+        lake.flush()?;
+    }
+    if let Some(jsonl) = sinks.jsonl.take() {
+        jsonl.finish()?;
+    }
+    if let Some(file) = sinks.dead_letter_file.take() {
+        file.finish()?;
+    }
+    Ok(stats)
+}
+
+async fn process_batch<S>(
+    stage: &mut S,
+    records: &[Record],
+    sinks: &mut Sinks,
+    config: &RunnerConfig,
+    committed: &mut Offsets,
+    stats: &mut RunStats,
+) -> Result<()>
+where
+    S: Stage<In = RawListing, Out = Enriched>,
+{
+    let now = Utc::now();
+    let mut leads: Vec<Lead> = Vec::with_capacity(records.len());
+    let mut positions = Vec::with_capacity(records.len());
+    let mut relabels = Vec::new();
+    let mut dead_letters = Vec::new();
+    let mut next_offsets = Offsets::new();
+    for record in records {
+        let key = (record.stream.to_string(), record.partition);
+        if committed.get(&key).is_some_and(|next| record.offset < *next) {
+            stats.already_committed += 1;
+            continue;
+        }
+        next_offsets.insert(key, record.offset + 1);
+        stats.records_in += 1;
+        let position = StreamPosition { stream: Arc::clone(&record.stream), partition: record.partition, offset: record.offset };
+        match decode(record).and_then(|raw| stage.process(&raw, now).map_err(|reason| ("normalise", reason, Some(raw)))) {
+            Ok(enriched) => {
+                stats.leads_out += 1;
+                stats.duplicates_merged += u64::from(enriched.duplicate);
+                stats.property_merges += enriched.relabels.len() as u64;
+                if enriched.lead.status == aiq_schemas::LeadStatus::Quarantined {
+                    stats.quarantined += 1;
+                } else {
+                    stats.active_prices.push(enriched.lead.lead_price);
+                }
+                relabels.extend(enriched.relabels);
+                leads.push(enriched.lead);
+                positions.push(position);
+            }
+            Err((stage_name, reason, raw)) => {
+                debug!(stream = %record.stream, offset = record.offset, reason = %reason, "record dead-lettered");
+                stats.dead_lettered += 1;
+                *stats.dead_letters_by_reason.entry(reason.code.clone()).or_default() += 1;
+                let dead = DeadLetter {
+                    stage: stage_name.to_owned(),
+                    source: raw.as_ref().and_then(|r| r.source.clone()),
+                    source_listing_id: raw.as_ref().and_then(|r| r.source_listing_id.clone()),
+                    reason,
+                    reference: format!("{}/{}/{}", record.stream, record.partition, record.offset),
+                    original: String::from_utf8_lossy(&record.payload).into_owned(),
+                    rejected_at: now,
+                    schema_version: SCHEMA_VERSION,
+                };
+                dead_letters.push((dead, position));
+            }
+        }
+    }
+    stage.on_batch_end(now);
+    if next_offsets.is_empty() {
+        return Ok(());
+    }
+    let batch = SinkBatch {
+        leads: &leads,
+        lead_positions: &positions,
+        relabels: &relabels,
+        dead_letters: &dead_letters,
+        next_offsets: &next_offsets,
+    };
+    // The lake and the JSON file are written before the store commits the offsets: after a crash the
+    // batch is re-read, and the lake's manifest and the store's upserts make the replay a no-op.
+    if let Some(lake) = &mut sinks.lake {
+        lake.write(&batch)?;
+    }
+    if let Some(jsonl) = &mut sinks.jsonl {
+        jsonl.write(&batch)?;
+    }
+    if let Some(file) = &mut sinks.dead_letter_file {
+        file.write(&batch)?;
+    }
+    if let Some(store) = &sinks.store {
+        store.write(&config.consumer_name, &batch).await?;
+    }
+    committed.extend(next_offsets);
+    stats.batches += 1;
+    Ok(())
+}
+
+type Rejected = (&'static str, RejectReason, Option<RawListing>);
+
+fn decode(record: &Record) -> Result<RawListing, Rejected> {
+    if let Some(version) = record.schema_version.filter(|v| *v > SCHEMA_VERSION) {
+        warn!(version, supported = SCHEMA_VERSION, "record from a newer schema version dead-lettered");
+        return Err((
+            "decode",
+            RejectReason::new("unsupported_schema_version", format!("schema version {version} is newer than the supported {SCHEMA_VERSION}")),
+            None,
+        ));
+    }
+    serde_json::from_slice::<RawListing>(&record.payload)
+        .map_err(|e| ("decode", RejectReason::new("invalid_json", format!("not a JSON listing object: {e}")), None))
+}
+
+/// Stores dead letters published by other jobs (the crawler's unreadable pages) until the stream ends.
+pub async fn run_dead_letters(consumer: &mut Consumer, store: &Store, config: &RunnerConfig, consumer_name: &str) -> Result<u64> {
+    let mut committed = store.committed_offsets(consumer_name).await?;
+    let mut stored = 0;
+    while let Some(records) = consumer.next_batch(config.batch_size.get(), config.batch_linger).await {
+        let mut dead_letters = Vec::new();
+        let mut next_offsets = Offsets::new();
+        let now = Utc::now();
+        for record in &records {
+            let key = (record.stream.to_string(), record.partition);
+            if committed.get(&key).is_some_and(|next| record.offset < *next) {
+                continue;
+            }
+            next_offsets.insert(key, record.offset + 1);
+            let position = StreamPosition { stream: Arc::clone(&record.stream), partition: record.partition, offset: record.offset };
+            // A dead letter that is itself unreadable is kept verbatim rather than lost.
+            let dead = serde_json::from_slice::<DeadLetter>(&record.payload).unwrap_or_else(|e| DeadLetter {
+                stage: "dead_letter_decode".into(),
+                reason: RejectReason::new("invalid_json", format!("unreadable dead letter: {e}")),
+                source: None,
+                source_listing_id: None,
+                reference: format!("{}/{}/{}", record.stream, record.partition, record.offset),
+                original: String::from_utf8_lossy(&record.payload).into_owned(),
+                rejected_at: now,
+                schema_version: SCHEMA_VERSION,
+            });
+            dead_letters.push((dead, position));
+        }
+        if next_offsets.is_empty() {
+            continue;
+        }
+        let batch = SinkBatch { leads: &[], lead_positions: &[], relabels: &[], dead_letters: &dead_letters, next_offsets: &next_offsets };
+        store.write(consumer_name, &batch).await?;
+        stored += dead_letters.len() as u64;
+        committed.extend(next_offsets);
+    }
+    Ok(stored)
+}

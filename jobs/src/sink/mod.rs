@@ -1,0 +1,36 @@
+//! Where enriched leads and dead letters go: the relational store, the Parquet lake, and (for the
+//! `pipeline` command) a JSON-lines file. Every sink receives the same [`SinkBatch`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aiq_pipeline::dedupe::Relabel;
+use aiq_schemas::{DeadLetter, Lead};
+
+pub mod jsonl;
+pub mod lake;
+pub mod store;
+
+/// Where a record was read: enough to name output files and to make writes idempotent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamPosition {
+    pub stream: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Next offset to read, per (stream, partition).
+pub type Offsets = HashMap<(String, i32), i64>;
+
+/// One processed batch, as every sink sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct SinkBatch<'a> {
+    pub leads: &'a [Lead],
+    /// Position of each lead's input record, index-aligned with `leads`.
+    pub lead_positions: &'a [StreamPosition],
+    /// Property merges decided while processing this batch.
+    pub relabels: &'a [Relabel],
+    pub dead_letters: &'a [(DeadLetter, StreamPosition)],
+    /// The offsets to resume from once this batch is stored.
+    pub next_offsets: &'a Offsets,
+}
