@@ -712,7 +712,8 @@ def build_demo(by_region: dict[str, list[Row]], rng: random.Random) -> tuple[lis
         )
 
     for posting in postings:
-        if posting.body != posting.row.body and "body" not in posting.derived:
+        served_verbatim = posting.dead_reason in ("blocked", "expired")
+        if posting.body != posting.row.body and "body" not in posting.derived and not served_verbatim:
             posting.derived["body"] = f"real body trimmed to about {BODY_LIMIT} characters"
     ids = [p.post_id for p in postings]
     if len(set(ids)) != len(ids):
