@@ -35,7 +35,7 @@ pub struct SampleSite {
 impl SampleSite {
     /// Binds 127.0.0.1 on a free port and serves until dropped.
     pub async fn start() -> Result<SampleSite> {
-        let pages = Arc::new(sample_pages());
+        let pages = Arc::new(sample_pages()?);
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| Error::io("bind", "127.0.0.1:0", e))?;
         let addr = listener.local_addr().map_err(|e| Error::io("bind", "127.0.0.1:0", e))?;
         let requests = Arc::new(AtomicU64::new(0));
@@ -74,33 +74,37 @@ impl Drop for SampleSite {
     }
 }
 
-/// Maps request targets (`/search/apa?s=120`) to sample files. A file's name is its URL path; a query
-/// string is folded into the name as `@<query>` (`search/apa@s=120.html`).
-fn sample_pages() -> HashMap<String, (&'static str, &'static [u8])> {
-    let mut pages = HashMap::new();
-    let mut stack = vec![&SAMPLE_SITE];
-    while let Some(dir) = stack.pop() {
-        stack.extend(dir.dirs());
-        for file in dir.files() {
-            let path = file.path().to_string_lossy().replace('\\', "/");
-            let content_type = if path.ends_with(".txt") { "text/plain; charset=utf-8" } else { "text/html; charset=utf-8" };
-            let target = match path.split_once('@') {
-                Some((base, query)) => format!("/{}?{}", base, query.trim_end_matches(".html")),
-                None => format!("/{path}"),
-            };
-            // Search pages are served without their `.html` suffix, as Craigslist does.
-            let target = if target.starts_with("/search/") && !target.contains('?') { target.trim_end_matches(".html").to_owned() } else { target };
-            pages.insert(target, (content_type, file.contents()));
-        }
+/// Maps request targets (`/search/apa?s=40`) to sample files, as listed in the sample's
+/// `expected.json` (`pages[].url` and `pages[].file`).
+fn sample_pages() -> Result<HashMap<String, (String, &'static [u8])>> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        url: String,
+        file: String,
+        content_type: String,
     }
-    pages
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        pages: Vec<Page>,
+    }
+    let manifest: Manifest =
+        serde_json::from_str(SAMPLE_EXPECTED).map_err(|e| Error::Internal(format!("demo-sample/expected.json: {e}")))?;
+    let mut pages = HashMap::new();
+    for page in manifest.pages {
+        let relative = page.file.strip_prefix("site/").unwrap_or(&page.file);
+        let file = SAMPLE_SITE
+            .get_file(relative)
+            .ok_or_else(|| Error::Internal(format!("demo-sample/expected.json names {} but the sample has no such file", page.file)))?;
+        pages.insert(page.url, (page.content_type, file.contents()));
+    }
+    Ok(pages)
 }
 
-fn respond(pages: &HashMap<String, (&'static str, &'static [u8])>, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn respond(pages: &HashMap<String, (String, &'static [u8])>, request: &Request<Incoming>) -> Response<Full<Bytes>> {
     let target = request.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
     match pages.get(target) {
         Some((content_type, body)) => Response::builder()
-            .header("content-type", *content_type)
+            .header("content-type", content_type.as_str())
             .body(Full::new(Bytes::from_static(body)))
             .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
         None => {
