@@ -1,5 +1,15 @@
 //! Source connectors: parsers that turn real pages into [`aiq_schemas::RawListing`]s, and the polite
 //! crawler that fetches them.
+//!
+//! - [`decode`]: bytes to text, choosing the character encoding as a browser would.
+//! - [`detect`]: which site a saved page came from.
+//! - [`craigslist`]: Craigslist postings and search pages, every markup generation since 2009.
+//! - [`error`]: the crate's [`Error`], with a stable [`Error::code`] for dead letters and a
+//!   [`Error::retryable`] hint.
 
 pub mod craigslist;
 pub mod decode;
+pub mod detect;
+pub mod error;
+
+pub use error::{Error, ErrorClass, NoListingReason, Result};
