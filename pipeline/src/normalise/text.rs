@@ -1,0 +1,269 @@
+//! Small text helpers shared by every normaliser: lookup keys, whitespace, title case.
+//!
+//! Case mapping is ASCII-only on purpose: it is fast, allocation-free to test, and trivially
+//! idempotent (Unicode case mapping is not: some characters change length or have title-case forms).
+//! US addresses, cities and listing vocabularies are overwhelmingly ASCII.
+
+/// Folds `text` into `buf` as a lookup key: ASCII letters lower-cased, digits kept, every run of
+/// other ASCII characters (spaces, `_`, `-`, `/`, `.`, `:`...) turned into one space (when
+/// `keep_spaces`) or dropped. Returns `None` for non-ASCII text or text that does not fit `buf`,
+/// which callers treat as "not in the table" (no table key is that long or non-ASCII).
+pub(crate) fn fold_key<'b, const N: usize>(
+    text: &str,
+    buf: &'b mut [u8; N],
+    keep_spaces: bool,
+) -> Option<&'b str> {
+    let mut len = 0;
+    let mut pending_space = false;
+    for &byte in text.as_bytes() {
+        if !byte.is_ascii() {
+            return None;
+        }
+        if byte.is_ascii_alphanumeric() {
+            if pending_space && len > 0 {
+                if len == N {
+                    return None;
+                }
+                buf[len] = b' ';
+                len += 1;
+            }
+            pending_space = false;
+            if len == N {
+                return None;
+            }
+            buf[len] = byte.to_ascii_lowercase();
+            len += 1;
+        } else if keep_spaces && byte != b'.' && byte != b'\'' {
+            // Periods and apostrophes join rather than split: "N.E." -> "ne", "o'fallon" -> "ofallon".
+            pending_space = true;
+        }
+    }
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
+/// Binary search in a table sorted by key (tables are checked sorted by unit tests).
+pub(crate) fn lookup<V: Copy>(table: &[(&str, V)], key: &str) -> Option<V> {
+    table
+        .binary_search_by(|(candidate, _)| candidate.cmp(&key))
+        .ok()
+        .map(|index| table[index].1)
+}
+
+/// Trims and collapses every run of whitespace to one space; `None` when nothing is left.
+pub fn collapse_whitespace(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return None;
+    }
+    // Fast path: most titles are already clean, so a single copy suffices.
+    let mut previous_space = false;
+    let clean = trimmed.chars().all(|c| {
+        let ok = if c == ' ' {
+            !previous_space
+        } else {
+            !c.is_whitespace()
+        };
+        previous_space = c == ' ';
+        ok
+    });
+    if clean {
+        return Some(trimmed.to_owned());
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    for word in trimmed.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    Some(out)
+}
+
+/// Appends `word` in title case.
+///
+/// A word written in mixed case (`McDonald`, `St.`, `O'Brien`) is kept as the source wrote it, apart
+/// from an upper-case first letter: the source knew better than a rule would. An all-lower or
+/// all-upper word becomes `Xxxx`, with a capital after a hyphen (`Wilkes-Barre`) and after an
+/// apostrophe in second place (`O'Brien`). Only ASCII letters change case (see module docs), so the
+/// result is a fixed point: title-casing it again changes nothing.
+pub(crate) fn push_title_word(out: &mut String, word: &str) {
+    let bytes = word.as_bytes();
+    let has_upper = bytes.iter().any(u8::is_ascii_uppercase);
+    let has_lower = bytes.iter().any(u8::is_ascii_lowercase);
+    let mixed = has_upper && has_lower;
+    let mut capitalise_next = true;
+    for (index, c) in word.char_indices() {
+        let mapped = if mixed {
+            if index == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        } else if capitalise_next {
+            c.to_ascii_uppercase()
+        } else {
+            c.to_ascii_lowercase()
+        };
+        out.push(mapped);
+        capitalise_next = c == '-' || (c == '\'' && index == 1);
+    }
+}
+
+/// Appends `word` upper-cased (ASCII) without periods: house numbers and unit numbers (`4b` -> `4B`).
+pub(crate) fn push_upper_word(out: &mut String, word: &str) {
+    for c in word.chars() {
+        if c != '.' {
+            out.push(c.to_ascii_uppercase());
+        }
+    }
+}
+
+/// Words that stay lower case inside a place name (`Lake of the Woods`, `Hastings on Hudson`).
+fn is_minor_place_word(word: &str) -> bool {
+    ["and", "by", "in", "of", "on", "the", "upon"]
+        .iter()
+        .any(|minor| minor.eq_ignore_ascii_case(word))
+}
+
+/// City: trimmed, neighbourhood in parentheses dropped, anything after a comma dropped (`Boston, MA`),
+/// spacing collapsed and title-cased (`BOSTON` -> `Boston`, `st. louis` -> `St. Louis`).
+/// When the whole value is in parentheses its inside is used. `None` when no letter is left.
+pub fn normalise_city(text: &str) -> Option<String> {
+    let before_comma = text.split(',').next().unwrap_or("");
+    let mut outside = String::with_capacity(before_comma.len());
+    let mut depth = 0usize;
+    for c in before_comma.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => outside.push(c),
+            _ => {}
+        }
+    }
+    let source = if outside.chars().any(char::is_alphabetic) {
+        outside.as_str()
+    } else {
+        // "(Fort Lauderdale)": the parenthesised part is all there is.
+        before_comma
+    };
+    let trim_set: &[char] = &['(', ')', '-', '/', ';', ':', '*', '"', '\''];
+    let mut out = String::with_capacity(source.len());
+    for word in source.split_whitespace() {
+        let word = word.trim_matches(trim_set);
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let all_one_case = !(word.bytes().any(|b| b.is_ascii_uppercase())
+            && word.bytes().any(|b| b.is_ascii_lowercase()));
+        if !out.is_empty() && all_one_case && is_minor_place_word(word) {
+            out.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            push_title_word(&mut out, word);
+        }
+    }
+    if out.chars().any(char::is_alphabetic) {
+        Some(out)
+    } else {
+        None
+    }
+}
+
+/// Title: trimmed with internal whitespace collapsed. HTML entities were decoded by the parsers.
+pub fn normalise_title(text: &str) -> Option<String> {
+    collapse_whitespace(text)
+}
+
+/// Description (RESO `PublicRemarks`): trimmed; line breaks inside are kept.
+pub fn normalise_description(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn title(word: &str) -> String {
+        let mut out = String::new();
+        push_title_word(&mut out, word);
+        out
+    }
+
+    #[test]
+    fn fold_key_lowercases_and_joins_separators() {
+        let mut buf = [0u8; 32];
+        assert_eq!(fold_key(" FOR_RENT ", &mut buf, true), Some("for rent"));
+        assert_eq!(
+            fold_key("Residential  Lease", &mut buf, true),
+            Some("residential lease")
+        );
+        assert_eq!(fold_key("N.E.", &mut buf, true), Some("ne"));
+        assert_eq!(fold_key("New York", &mut buf, false), Some("newyork"));
+        assert_eq!(fold_key("Peñasco", &mut buf, true), None);
+        let mut small = [0u8; 4];
+        assert_eq!(fold_key("abcde", &mut small, true), None);
+    }
+
+    #[test]
+    fn title_case_keeps_mixed_case_and_fixes_single_case() {
+        assert_eq!(title("BOSTON"), "Boston");
+        assert_eq!(title("main"), "Main");
+        assert_eq!(title("McDonald"), "McDonald");
+        assert_eq!(title("o'brien"), "O'Brien");
+        assert_eq!(title("WILKES-BARRE"), "Wilkes-Barre");
+        assert_eq!(title("5TH"), "5th");
+        assert_eq!(title("st."), "St.");
+        for word in ["BOSTON", "o'brien", "mcDONALD", "x", "5TH", "ünïcode"] {
+            assert_eq!(title(&title(word)), title(word), "{word}");
+        }
+    }
+
+    #[test]
+    fn collapse_whitespace_cleans_and_rejects_blank() {
+        assert_eq!(
+            collapse_whitespace("  a  b\t\nc "),
+            Some("a b c".to_owned())
+        );
+        assert_eq!(
+            collapse_whitespace("already clean"),
+            Some("already clean".to_owned())
+        );
+        assert_eq!(collapse_whitespace(" \u{a0} \n"), None);
+    }
+
+    #[test]
+    fn cities_are_title_cased_without_neighbourhoods() {
+        let city = |text| normalise_city(text);
+        assert_eq!(city("BOSTON").as_deref(), Some("Boston"));
+        assert_eq!(city("st. louis").as_deref(), Some("St. Louis"));
+        assert_eq!(city("  Boston (Dorchester) ").as_deref(), Some("Boston"));
+        assert_eq!(
+            city("(Fort Lauderdale)").as_deref(),
+            Some("Fort Lauderdale")
+        );
+        assert_eq!(city("New Castle, IN.").as_deref(), Some("New Castle"));
+        assert_eq!(
+            city("LAKE OF THE WOODS").as_deref(),
+            Some("Lake of the Woods")
+        );
+        assert_eq!(city("winston-salem").as_deref(), Some("Winston-Salem"));
+        assert_eq!(city("  ( ) "), None);
+        assert_eq!(city("12345"), None);
+    }
+
+    #[test]
+    fn titles_and_descriptions() {
+        assert_eq!(
+            normalise_title("  Sunny   2BR\n near  park ").as_deref(),
+            Some("Sunny 2BR near park")
+        );
+        assert_eq!(
+            normalise_description("\n line one\n\nline two  ").as_deref(),
+            Some("line one\n\nline two")
+        );
+        assert_eq!(normalise_description("   "), None);
+    }
+}
