@@ -655,8 +655,13 @@ fn pair_matches(config: &DedupeConfig, x: &Features, y: &Features) -> bool {
     pair_score(config, a, b).is_some_and(|score| score >= config.match_threshold)
 }
 
-/// Weighted mean similarity of two listings, or `None` when a hard rule says they differ or nothing
-/// identifies them (neither street names nor titles to compare).
+/// Metres along a meridian per degree of latitude: no two points further apart in latitude than
+/// `d / METRES_PER_DEGREE_LATITUDE` degrees are closer than `d` metres.
+const METRES_PER_DEGREE_LATITUDE: f32 = 111_194.9;
+
+/// Weighted mean similarity of two listings, or `None` when a hard rule says they differ, nothing
+/// identifies them (neither street names nor titles to compare), or the score cannot reach the
+/// threshold whatever their distance (checked before any trigonometry, which dominates the cost).
 fn pair_score(config: &DedupeConfig, a: &Features, b: &Features) -> Option<f32> {
     if a.unit != b.unit {
         return None;
@@ -665,33 +670,16 @@ fn pair_score(config: &DedupeConfig, a: &Features, b: &Features) -> Option<f32> 
     let mut weighted = 0.0f32;
     let mut total = 0.0f32;
 
-    let distance_m = (a.has_coords() && b.has_coords()).then(|| {
-        geo::haversine_m(
-            f64::from(a.lat),
-            f64::from(a.lon),
-            f64::from(b.lat),
-            f64::from(b.lon),
-        ) as f32
-    });
-
-    if !a.street.is_empty() && !b.street.is_empty() {
+    // Cheap gates first: integer compares and popcounts.
+    let has_streets = !a.street.is_empty() && !b.street.is_empty();
+    if has_streets {
         if a.number != 0 && b.number != 0 && a.number != b.number {
             return None;
         }
         if a.predir != 0 && b.predir != 0 && a.predir != b.predir {
             return None;
         }
-        let similarity = strsim::jaro_winkler(a.street.as_str(), b.street.as_str()) as f32;
-        if similarity < config.min_street_similarity {
-            return None;
-        }
-        weighted += weights.street * similarity;
-        total += weights.street;
     } else if a.title_sketch != 0 && b.title_sketch != 0 {
-        // Without street names the title is the only identity; it needs a nearby location too.
-        if distance_m.is_none_or(|d| d >= config.geo_radius_m) {
-            return None;
-        }
         let similarity = sketch_similarity(a.title_sketch, b.title_sketch);
         if similarity < config.min_title_similarity {
             return None;
@@ -702,23 +690,59 @@ fn pair_score(config: &DedupeConfig, a: &Features, b: &Features) -> Option<f32> 
         return None;
     }
 
-    if let Some(distance) = distance_m {
-        weighted += weights.geo * (1.0 - distance / config.geo_radius_m).clamp(0.0, 1.0);
-        total += weights.geo;
-    }
     if a.beds != NO_U8 && b.beds != NO_U8 {
         weighted += weights.beds * f32::from(u8::from(a.beds == b.beds));
         total += weights.beds;
     }
     if a.baths_halves != NO_U8 && b.baths_halves != NO_U8 {
-        weighted +=
-            weights.baths * f32::from(u8::from(a.baths_halves.abs_diff(b.baths_halves) <= 1));
+        let close = a.baths_halves.abs_diff(b.baths_halves) <= 1;
+        weighted += weights.baths * f32::from(u8::from(close));
         total += weights.baths;
     }
     if a.kind != 0 && a.kind == b.kind && !a.price.is_nan() && !b.price.is_nan() {
         let relative = (a.price - b.price).abs() / a.price.max(b.price);
         weighted += weights.price * (1.0 - relative / config.price_tolerance).clamp(0.0, 1.0);
         total += weights.price;
+    }
+
+    let both_located = a.has_coords() && b.has_coords();
+    if !has_streets && !both_located {
+        // Without street names the title is the only identity; it needs a nearby location too.
+        return None;
+    }
+    // Best case for what is left: identical street names and the same point.
+    let remaining = if has_streets { weights.street } else { 0.0 }
+        + if both_located { weights.geo } else { 0.0 };
+    if (weighted + remaining) < config.match_threshold * (total + remaining) {
+        return None;
+    }
+
+    if has_streets {
+        let similarity = strsim::jaro_winkler(a.street.as_str(), b.street.as_str()) as f32;
+        if similarity < config.min_street_similarity {
+            return None;
+        }
+        weighted += weights.street * similarity;
+        total += weights.street;
+    }
+    if both_located {
+        let distance = if (a.lat - b.lat).abs() * METRES_PER_DEGREE_LATITUDE >= config.geo_radius_m
+        {
+            // The latitudes alone put them at least a radius apart: no need for the exact figure.
+            f32::INFINITY
+        } else {
+            geo::haversine_m(
+                f64::from(a.lat),
+                f64::from(a.lon),
+                f64::from(b.lat),
+                f64::from(b.lon),
+            ) as f32
+        };
+        if !has_streets && distance >= config.geo_radius_m {
+            return None;
+        }
+        weighted += weights.geo * (1.0 - distance / config.geo_radius_m).clamp(0.0, 1.0);
+        total += weights.geo;
     }
     (total > 0.0).then(|| weighted / total)
 }

@@ -12,11 +12,20 @@ use super::geo;
 pub(crate) fn listing_key(listing: &Listing) -> u64 {
     let source = listing.source.as_str().as_bytes();
     let id = listing.source_listing_id.trim().as_bytes();
-    let mut bytes = Vec::with_capacity(source.len() + 1 + id.len());
-    bytes.extend_from_slice(source);
-    bytes.push(0x1f);
-    bytes.extend_from_slice(id);
-    xxh3_64(&bytes)
+    let total = source.len() + 1 + id.len();
+    // Ids are short; hash from the stack and only allocate for unusually long ones.
+    let mut stack = [0u8; 96];
+    let mut heap = Vec::new();
+    let bytes: &mut [u8] = if total <= stack.len() {
+        &mut stack[..total]
+    } else {
+        heap.resize(total, 0);
+        &mut heap
+    };
+    bytes[..source.len()].copy_from_slice(source);
+    bytes[source.len()] = 0x1f;
+    bytes[source.len() + 1..].copy_from_slice(id);
+    xxh3_64(bytes)
 }
 
 /// How a listing is located, which decides where dedupe looks for its duplicates.
@@ -34,41 +43,47 @@ pub enum LocationClass {
     Unlocated,
 }
 
-/// Street name kept inline: lower-case words, standard suffixes abbreviated, at most 23 bytes. Longer
+/// Street name kept inline: lower-case words, standard suffixes abbreviated, at most 22 bytes. Longer
 /// names are cut on a character boundary (both sides of a comparison are cut the same way).
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct InlineName {
     len: u8,
-    bytes: [u8; 23],
+    full: bool,
+    bytes: [u8; 22],
 }
 
 impl InlineName {
-    fn from_words<'a>(words: impl Iterator<Item = &'a str>) -> Self {
-        let mut name = InlineName::default();
-        for word in words {
-            let needed = if name.len == 0 {
-                word.len()
-            } else {
-                word.len() + 1
-            };
-            let room = name.bytes.len() - usize::from(name.len);
-            if needed > room {
-                if name.len == 0 {
-                    // A single very long word: keep its head, cut on a character boundary.
-                    let mut cut = room;
-                    while !word.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    name.push(&word[..cut]);
-                }
-                break;
-            }
-            if name.len > 0 {
-                name.push(" ");
-            }
-            name.push(word);
+    const CAPACITY: usize = 22;
+
+    /// Appends a word (space-separated). A word that does not fit ends the name: the first word is cut
+    /// on a character boundary, later ones are dropped whole.
+    fn push_word(&mut self, word: &str) {
+        if self.is_full() {
+            return;
         }
-        name
+        let len = usize::from(self.len);
+        let separator = usize::from(len > 0);
+        let room = Self::CAPACITY - len - separator;
+        if word.len() > room {
+            if len == 0 {
+                let mut cut = room;
+                while !word.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                self.push(&word[..cut]);
+            }
+            // Mark the name complete so later words are not appended after a gap.
+            self.full = true;
+            return;
+        }
+        if separator == 1 {
+            self.push(" ");
+        }
+        self.push(word);
+    }
+
+    fn is_full(&self) -> bool {
+        self.full
     }
 
     fn push(&mut self, text: &str) {
@@ -86,7 +101,11 @@ impl InlineName {
     }
 
     pub(crate) fn from_stored(text: &str) -> Self {
-        InlineName::from_words(text.split(' ').filter(|w| !w.is_empty()))
+        let mut name = InlineName::default();
+        for word in text.split(' ').filter(|w| !w.is_empty()) {
+            name.push_word(word);
+        }
+        name
     }
 }
 
@@ -207,13 +226,25 @@ impl Features {
 }
 
 fn tagged_hash(tag: u8, parts: &[&str]) -> u64 {
-    let mut bytes = vec![tag];
+    let total = 1 + parts.iter().map(|p| p.len() + 1).sum::<usize>();
+    // Block keys are short; hash from the stack and only allocate for unusually long parts.
+    let mut stack = [0u8; 128];
+    let mut heap = Vec::new();
+    let bytes: &mut [u8] = if total <= stack.len() {
+        &mut stack[..total]
+    } else {
+        heap.resize(total, 0);
+        &mut heap
+    };
+    bytes[0] = tag;
+    let mut at = 1;
     for part in parts {
-        bytes.push(0x1f);
-        bytes.extend_from_slice(part.as_bytes());
+        bytes[at] = 0x1f;
+        bytes[at + 1..at + 1 + part.len()].copy_from_slice(part.as_bytes());
+        at += part.len() + 1;
     }
     // 0 means "no block"; an xxh3 of exactly 0 is remapped rather than lost.
-    xxh3_64(&bytes).max(1)
+    xxh3_64(bytes).max(1)
 }
 
 /// Identity of a listing that has neither address nor coordinates: normalised title, whole-dollar price,
@@ -253,13 +284,13 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
         .filter(|w| !w.is_empty())
 }
 
-/// A 64-bit set sketch of the title's words: each word of two or more characters sets one bit. The
-/// Jaccard index of two sketches approximates that of the word sets, for the price of a popcount.
+/// A 64-bit set sketch of the title's words: each word of two or more bytes sets one bit (so a single
+/// non-ASCII letter still counts as a word). The Jaccard index of two sketches approximates that of the word sets, for the price of a popcount.
 pub(crate) fn title_sketch(title: &str) -> u64 {
     let mut sketch = 0u64;
     let mut buffer = [0u8; 64];
     for word in words(title) {
-        if word.chars().count() < 2 {
+        if word.len() < 2 {
             continue;
         }
         // Lower-case ASCII in a stack buffer; other scripts hash as written (titles rarely mix case there).
@@ -305,47 +336,60 @@ fn parse_street(address: &str) -> ParsedStreet<'_> {
         parsed.number = small_hash(number.as_bytes());
         tokens.next();
     }
-    let rest: Vec<&str> = tokens.collect();
-    let mut name_words: Vec<String> = Vec::with_capacity(rest.len());
-    let mut index = 0;
-    while index < rest.len() {
-        let token = rest[index];
+    let mut name = InlineName::default();
+    let mut buffer = [0u8; 32];
+    while let Some(token) = tokens.next() {
         if let Some(unit) = token.strip_prefix('#') {
             let unit = if unit.is_empty() {
-                rest.get(index + 1).copied().unwrap_or("")
+                tokens.next().unwrap_or("")
             } else {
                 unit
             };
             parsed.unit = unit_hash(unit);
             break;
         }
-        let word: String = token
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect();
+        let word = lower_alphanumeric(token, &mut buffer);
         if word.is_empty() {
-            index += 1;
             continue;
         }
-        if is_unit_designator(&word) && (index > 0 || !name_words.is_empty()) {
-            let unit = rest.get(index + 1).copied().unwrap_or(token);
-            parsed.unit = unit_hash(unit);
+        let has_more = tokens.peek().is_some();
+        if is_unit_designator(word) && !(name.is_empty() && parsed.predir == 0) {
+            parsed.unit = unit_hash(tokens.next().unwrap_or(token));
             break;
         }
-        if name_words.is_empty() && parsed.predir == 0 && index + 1 < rest.len() {
-            let code = directional_code(&word);
+        if name.is_empty() && parsed.predir == 0 && has_more {
+            let code = directional_code(word);
             if code != 0 {
                 parsed.predir = code;
-                index += 1;
                 continue;
             }
         }
-        name_words.push(abbreviate(&word).map_or(word, str::to_owned));
-        index += 1;
+        if name.is_full() {
+            // Keep scanning only for the unit.
+            continue;
+        }
+        name.push_word(abbreviate(word).unwrap_or(word));
     }
-    parsed.name = InlineName::from_words(name_words.iter().map(String::as_str));
+    parsed.name = name;
     parsed
+}
+
+/// Lower-cased alphanumeric characters of a token, in `buffer` (cut at its size on a char boundary).
+fn lower_alphanumeric<'b>(token: &str, buffer: &'b mut [u8; 32]) -> &'b str {
+    let mut len = 0;
+    for c in token
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+    {
+        let width = c.len_utf8();
+        if len + width > buffer.len() {
+            break;
+        }
+        c.encode_utf8(&mut buffer[len..len + width]);
+        len += width;
+    }
+    std::str::from_utf8(&buffer[..len]).unwrap_or("")
 }
 
 fn directional_code(word: &str) -> u8 {
@@ -420,15 +464,10 @@ fn abbreviate(word: &str) -> Option<&'static str> {
 
 /// Unit designators compare as upper-case alphanumerics without leading zeros (`#04b` = `4B`).
 fn unit_hash(unit: &str) -> u32 {
-    let mut text: String = unit
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_uppercase)
-        .collect();
-    let zeros = text.len() - text.trim_start_matches('0').len();
-    if zeros > 0 && zeros < text.len() {
-        text.drain(..zeros);
-    }
+    let mut buffer = [0u8; 32];
+    let lowered = lower_alphanumeric(unit, &mut buffer);
+    let trimmed = lowered.trim_start_matches('0');
+    let text = if trimmed.is_empty() { lowered } else { trimmed };
     if text.is_empty() {
         0
     } else {
@@ -476,7 +515,7 @@ mod tests {
     #[test]
     fn long_names_are_cut_on_a_character_boundary() {
         let parsed = parse_street("1 Martin Luther King Junior Boulevard");
-        assert!(parsed.name.as_str().len() <= 23);
+        assert!(parsed.name.as_str().len() <= 22);
         assert_eq!(parsed.name.as_str(), "martin luther king");
         let accented = parse_street("5 Éééééééééééééééééééééééééééé");
         assert!(accented.name.as_str().starts_with('é'));
