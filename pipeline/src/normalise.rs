@@ -269,15 +269,15 @@ struct Place {
     postal_code: Option<String>,
 }
 
-/// Street, unit, city, state and ZIP. A full one-line address in `street_address` is split, and
-/// its city, state and ZIP fill the fields the record left empty (or unreadable). A unit given in
+/// Street, unit, city, state and ZIP. A full one-line address in `street_address` (one with a
+/// comma) is split, and its city, state and ZIP fill the fields the record left empty (or unreadable). A unit given in
 /// `unit_number` is added to a street line that has none.
 fn normalise_place(raw: &RawListing) -> Place {
     let line = raw.street_address.as_deref();
+    // Only lines with a comma are split: a standard delivery line never has one, so normalised
+    // output is never split again (and "123 Main St Fl 33101" stays a floor, not Florida).
     let split = line
-        .filter(|line| {
-            line.contains(',') || line.trim_end().ends_with(|c: char| c.is_ascii_digit())
-        })
+        .filter(|line| line.contains(','))
         .and_then(address::split_one_line_address);
     let street_line = split.map(|parts| parts.street).or(line);
 

@@ -191,7 +191,7 @@ pub fn normalise_unit(text: &str) -> Option<(&'static str, String)> {
         Some((_, false)) => return None,
         None => ("Apt", first),
     };
-    is_unit_like(number).then(|| (designator, upper(number)))
+    is_unit_like(number).then(|| (designator, unit_number_text(designator, number)))
 }
 
 /// Splits `line` into words (see [`normalise_street`] rule 1) and returns how many were stored.
@@ -276,12 +276,7 @@ fn unit_at(
     let previous = tokens[index - 1];
     if takes_number {
         if let Some(next) = next {
-            let number = if designator == "Fl" && is_ordinal(next) {
-                ordinal_digits(next).to_owned()
-            } else {
-                upper(next)
-            };
-            return Some((designator, Some(number), index));
+            return Some((designator, Some(unit_number_text(designator, next)), index));
         }
         if designator == "Fl" && index > body_start + 1 && is_ordinal(previous) {
             return Some((
@@ -293,7 +288,11 @@ fn unit_at(
         return None;
     }
     if street_suffix(previous).is_some() || directional(previous).is_some() {
-        return Some((designator, next.map(|next| upper(next)), index));
+        return Some((
+            designator,
+            next.map(|next| unit_number_text(designator, next)),
+            index,
+        ));
     }
     None
 }
@@ -336,10 +335,29 @@ fn is_fraction(token: &str) -> bool {
     })
 }
 
-/// A unit number: contains a digit (`4B`, `2-N`, `12`) or is a single letter or digit (`B`).
+/// A unit number: contains a digit (`4B`, `2-N`, `12`), is a single letter or digit (`B`), or is
+/// a compass word (`Apt North`), which is written as its letter: the standard form of `North` is
+/// `N`, a single letter, so this keeps `Apt North` and `Apt N` reading the same way.
 fn is_unit_like(token: &str) -> bool {
     token.bytes().any(|byte| byte.is_ascii_digit())
         || (token.len() == 1 && token.bytes().all(|byte| byte.is_ascii_alphanumeric()))
+        || single_letter_direction(token).is_some()
+}
+
+fn single_letter_direction(token: &str) -> Option<&'static str> {
+    directional(token).filter(|direction| direction.len() == 1)
+}
+
+/// The unit number as written in the standard form: upper case, a compass word as its letter, and
+/// a floor ordinal as its digits (`Fl 2nd` -> `Fl 2`).
+fn unit_number_text(designator: &str, token: &str) -> String {
+    if designator == "Fl" && is_ordinal(token) {
+        return ordinal_digits(token).to_owned();
+    }
+    match single_letter_direction(token) {
+        Some(letter) => letter.to_owned(),
+        None => upper(token),
+    }
 }
 
 fn is_cross_street_word(token: &str) -> bool {
@@ -536,6 +554,7 @@ mod tests {
             ("123 Main St @ Elm St", "123 Main St"),
             ("1600 Pennsylvania Ave NW", "1600 Pennsylvania Ave NW"),
             ("123 Florida Key Rd", "123 Florida Key Rd"),
+            ("5th Apt North Rear", "5th Apt N"),
         ] {
             assert_eq!(street(line), expected, "{line}");
         }

@@ -187,7 +187,9 @@ fn living_area(text: &str, unit_required: bool) -> Option<u32> {
         _ => quantity.value,
     };
     let rounded = feet.round();
-    (1.0..=MAX_LIVING_AREA_SQFT).contains(&rounded).then_some(rounded as u32)
+    (1.0..=MAX_LIVING_AREA_SQFT)
+        .contains(&rounded)
+        .then_some(rounded as u32)
 }
 
 #[cfg(test)]

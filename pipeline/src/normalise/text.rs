@@ -81,15 +81,19 @@ pub fn collapse_whitespace(text: &str) -> Option<String> {
 
 /// Appends `word` in title case.
 ///
-/// A word written in mixed case (`McDonald`, `St.`, `O'Brien`) is kept as the source wrote it, apart
-/// from an upper-case first letter: the source knew better than a rule would. An all-lower or
-/// all-upper word becomes `Xxxx`, with a capital after a hyphen (`Wilkes-Barre`) and after an
-/// apostrophe in second place (`O'Brien`). Only ASCII letters change case (see module docs), so the
-/// result is a fixed point: title-casing it again changes nothing.
+/// A word whose letters after the first are in mixed case (`McDonald`, `O'Brien`, `DeSoto`) is kept
+/// as the source wrote it, apart from an upper-case first letter: the source knew better than a rule
+/// would. Any other word becomes `Xxxx`, with a capital after a hyphen (`Wilkes-Barre`) and after an
+/// apostrophe in second place (`O'Brien`). The test ignores the first character, which is the only
+/// one the "kept" branch changes, and only ASCII letters change case (see module docs), so the result
+/// is a fixed point: title-casing it again changes nothing.
 pub(crate) fn push_title_word(out: &mut String, word: &str) {
-    let bytes = word.as_bytes();
-    let has_upper = bytes.iter().any(u8::is_ascii_uppercase);
-    let has_lower = bytes.iter().any(u8::is_ascii_lowercase);
+    let after_first = word
+        .char_indices()
+        .nth(1)
+        .map_or(&b""[..], |(index, _)| &word.as_bytes()[index..]);
+    let has_upper = after_first.iter().any(u8::is_ascii_uppercase);
+    let has_lower = after_first.iter().any(u8::is_ascii_lowercase);
     let mixed = has_upper && has_lower;
     let mut capitalise_next = true;
     for (index, c) in word.char_indices() {
@@ -216,7 +220,19 @@ mod tests {
         assert_eq!(title("WILKES-BARRE"), "Wilkes-Barre");
         assert_eq!(title("5TH"), "5th");
         assert_eq!(title("st."), "St.");
-        for word in ["BOSTON", "o'brien", "mcDONALD", "x", "5TH", "ünïcode"] {
+        assert_eq!(title("aA"), "Aa");
+        for word in [
+            "BOSTON",
+            "o'brien",
+            "mcDONALD",
+            "x",
+            "5TH",
+            "ünïcode",
+            "aA",
+            "a-B",
+            "ab-CD",
+            "'aB",
+        ] {
             assert_eq!(title(&title(word)), title(word), "{word}");
         }
     }
