@@ -757,7 +757,7 @@ fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -925,8 +925,7 @@ mod tests {
     #[test]
     fn config_validation() {
         assert_eq!(FraudConfig::default().validate(), Ok(()));
-        let mut config = FraudConfig::default();
-        config.comparables_window = 5;
+        let config = FraudConfig { comparables_window: 5, ..FraudConfig::default() };
         assert!(
             config
                 .validate()

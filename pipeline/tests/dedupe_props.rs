@@ -24,13 +24,19 @@ impl Ledger {
                 }
             }
         }
-        self.property_of
-            .insert((listing.source, listing.source_listing_id.clone()), assignment.property_id);
+        self.property_of.insert(
+            (listing.source, listing.source_listing_id.clone()),
+            assignment.property_id,
+        );
     }
 
     /// Listings grouped into properties, as sorted lists of listing ids (independent of the id values).
     fn final_ids(&self) -> Vec<((Source, String), PropertyId)> {
-        let mut all: Vec<_> = self.property_of.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut all: Vec<_> = self
+            .property_of
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
         all.sort();
         all
     }
@@ -47,7 +53,9 @@ fn run(listings: &[Listing]) -> Ledger {
 }
 
 fn cell_at(lat: f64, lon: f64) -> H3Cell {
-    let cell = h3o::LatLng::new(lat, lon).unwrap().to_cell(h3o::Resolution::Nine);
+    let cell = h3o::LatLng::new(lat, lon)
+        .unwrap()
+        .to_cell(h3o::Resolution::Nine);
     H3Cell(u64::from(cell))
 }
 
@@ -81,12 +89,20 @@ fn street_variant(base: &str, variant: usize) -> String {
         1 => base.replace(" St", " Street").replace(" Ave", " Avenue"),
         2 => format!("{base}."),
         // A typo: swapped letters in the street name.
-        _ => base.replace("Main", "Mian").replace("Elm", "Elm").replace("Harvard", "Havrard"),
+        _ => base
+            .replace("Main", "Mian")
+            .replace("Elm", "Eml")
+            .replace("Harvard", "Havrard"),
     }
 }
 
 fn build(spec: &Spec) -> Listing {
-    let sources = [Source::Zillow, Source::Realtor, Source::Craigslist, Source::Redfin];
+    let sources = [
+        Source::Zillow,
+        Source::Realtor,
+        Source::Craigslist,
+        Source::Redfin,
+    ];
     let source = sources[spec.source % sources.len()];
     let (street, zip, lat, lon) = STREETS[spec.building % STREETS.len()];
     let mut listing = Listing::new(
@@ -99,7 +115,11 @@ fn build(spec: &Spec) -> Listing {
     listing.state_or_province = Some("MA".to_owned());
     listing.bedrooms_total = Some(spec.beds);
     listing.bathrooms_total = Some(1.0);
-    listing.listing_kind = Some(if spec.sale { ListingKind::Sale } else { ListingKind::Rent });
+    listing.listing_kind = Some(if spec.sale {
+        ListingKind::Sale
+    } else {
+        ListingKind::Rent
+    });
     let base_price = if spec.sale { 600_000.0 } else { 2_400.0 };
     listing.list_price = Some(base_price * (1.0 + f64::from(spec.price_step) * 0.05));
     if spec.with_address {
@@ -125,7 +145,15 @@ fn build(spec: &Spec) -> Listing {
 fn spec_strategy() -> impl Strategy<Value = Spec> {
     (
         (0usize..4, 0u16..400, 0usize..4, prop::option::of(1u8..4)),
-        (0usize..4, any::<bool>(), any::<bool>(), 1u8..3, 0u8..4, prop::bool::weighted(0.2), 0usize..3),
+        (
+            0usize..4,
+            any::<bool>(),
+            any::<bool>(),
+            1u8..3,
+            0u8..4,
+            prop::bool::weighted(0.2),
+            0usize..3,
+        ),
     )
         .prop_map(
             |(
@@ -269,12 +297,24 @@ proptest! {
 /// only, a few with neither; about one in four is a repost of an earlier one.
 fn synthetic_city(count: usize) -> Vec<Listing> {
     let fetched = Utc.timestamp_opt(1_690_000_000, 0).unwrap();
-    let streets = ["Main St", "Elm St", "Oak Ave", "Washington St", "Beacon St", "Commonwealth Ave"];
+    let streets = [
+        "Main St",
+        "Elm St",
+        "Oak Ave",
+        "Washington St",
+        "Beacon St",
+        "Commonwealth Ave",
+    ];
     (0..count)
         .map(|i| {
             // Every fourth listing reposts listing i - 3 (same dwelling, new id, new price).
             let dwelling = if i % 4 == 3 { i - 3 } else { i };
-            let mut listing = Listing::new(Source::ALL[i % 5], format!("{i}"), "https://e.test/", fetched);
+            let mut listing = Listing::new(
+                Source::ALL[i % 5],
+                format!("{i}"),
+                "https://e.test/",
+                fetched,
+            );
             let zip = 2100 + (dwelling % 90);
             let number = 1 + (dwelling / 90) % 400;
             let street = streets[(dwelling / 36_000) % streets.len()];
@@ -286,7 +326,10 @@ fn synthetic_city(count: usize) -> Vec<Listing> {
             listing.bathrooms_total = Some(1.0);
             listing.city = Some("Boston".to_owned());
             listing.state_or_province = Some("MA".to_owned());
-            listing.title = Some(format!("{} bedroom apartment number {dwelling} near the park", dwelling % 4));
+            listing.title = Some(format!(
+                "{} bedroom apartment number {dwelling} near the park",
+                dwelling % 4
+            ));
             match dwelling % 10 {
                 0..=5 => {
                     listing.street_address = Some(format!("{number} {street}"));
@@ -318,8 +361,14 @@ fn state_stays_under_300_bytes_per_active_listing() {
     }
     assert_eq!(deduper.active_listings(), 50_000);
     let per_listing = deduper.state_bytes() as f64 / deduper.active_listings() as f64;
-    assert!(per_listing < 300.0, "{per_listing:.1} bytes per active listing");
-    assert!(per_listing > 50.0, "state_bytes must count the entries: {per_listing:.1}");
+    assert!(
+        per_listing < 300.0,
+        "{per_listing:.1} bytes per active listing"
+    );
+    assert!(
+        per_listing > 50.0,
+        "state_bytes must count the entries: {per_listing:.1}"
+    );
     // The generator reposts every fourth listing; nearly all reposts must be found.
     assert!(merged >= 12_000, "only {merged} of 12,500 reposts merged");
 }
@@ -342,7 +391,14 @@ fn assign_is_fast() {
     // The release-mode target is well under 1 µs; debug builds are ~20x slower, so only a gross
     // regression (quadratic blocks, per-call allocation storms) fails here. `cargo test --release`
     // checks the real budget.
-    let budget = if cfg!(debug_assertions) { 40_000 } else { 1_500 };
-    assert!(per_listing.as_nanos() < budget, "{per_listing:?} per assign");
+    let budget = if cfg!(debug_assertions) {
+        40_000
+    } else {
+        1_500
+    };
+    assert!(
+        per_listing.as_nanos() < budget,
+        "{per_listing:?} per assign"
+    );
     eprintln!("assign: {per_listing:?} per listing");
 }

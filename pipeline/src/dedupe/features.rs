@@ -63,7 +63,7 @@ impl InlineName {
         }
         let len = usize::from(self.len);
         let separator = usize::from(len > 0);
-        let room = Self::CAPACITY - len - separator;
+        let room = Self::CAPACITY.saturating_sub(len + separator);
         if word.len() > room {
             if len == 0 {
                 let mut cut = room;
@@ -517,6 +517,10 @@ mod tests {
         let parsed = parse_street("1 Martin Luther King Junior Boulevard");
         assert!(parsed.name.as_str().len() <= 22);
         assert_eq!(parsed.name.as_str(), "martin luther king");
+        // A first word filling the name exactly, then more words: no overflow, the rest is dropped.
+        let exact = parse_street("7 Abcdefghijklmnopqrstuv Road Rear");
+        assert_eq!(exact.name.as_str(), "abcdefghijklmnopqrstuv");
+        assert_ne!(exact.unit, 0);
         let accented = parse_street("5 Éééééééééééééééééééééééééééé");
         assert!(accented.name.as_str().starts_with('é'));
     }
