@@ -41,7 +41,7 @@ pub(super) fn non_empty(text: String) -> Option<String> {
 }
 
 /// Render an element's text the way the page shows it: whitespace inside text collapses, `<br>` and
-/// block elements break lines, blank-line runs shrink to one. Descendants for which `skip` is true
+/// block element boundaries break lines, blank-line runs shrink to one. Descendants for which `skip` is true
 /// are left out (the "QR Code Link to This Post" print box). Iterative, so hostile nesting depth
 /// cannot overflow the stack.
 pub(super) fn block_text(
@@ -62,7 +62,7 @@ pub(super) fn block_text(
                         skipping = Some(node.id())
                     }
                     Node::Element(el) if el.name() == "br" => out.push('\n'),
-                    Node::Element(el) if is_block(el.name()) => out.push('\n'),
+                    Node::Element(el) if is_block(el.name()) => break_line(&mut out),
                     _ => {}
                 }
             }
@@ -73,12 +73,20 @@ pub(super) fn block_text(
                     && let Node::Element(el) = node.value()
                     && is_block(el.name())
                 {
-                    out.push('\n');
+                    break_line(&mut out);
                 }
             }
         }
     }
     tidy_lines(&out)
+}
+
+/// Start a new line unless already at one: a block boundary is one line break however many
+/// elements open or close there (`<br>` always adds one, so `<br><br>` still makes a blank line).
+pub(super) fn break_line(out: &mut String) {
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
 }
 
 fn is_block(name: &str) -> bool {

@@ -20,6 +20,9 @@ fn selector(css: &str) -> Selector {
     Selector::parse(css).expect("static selector is valid CSS")
 }
 
+static TITLE_BOX: LazyLock<Selector> = LazyLock::new(|| selector(".postingtitle"));
+static ATTRIBUTES_BOX: LazyLock<Selector> = LazyLock::new(|| selector(".mapAndAttrs"));
+static INFOS_BOX: LazyLock<Selector> = LazyLock::new(|| selector(".postinginfos"));
 static PRICE: LazyLock<Selector> =
     LazyLock::new(|| selector(".postingtitletext .price, .postingtitle .price"));
 static HOUSING: LazyLock<Selector> = LazyLock::new(|| selector(".postingtitletext .housing"));
@@ -37,8 +40,11 @@ static VALUE: LazyLock<Selector> = LazyLock::new(|| selector(".valu"));
 static BOLD: LazyLock<Selector> = LazyLock::new(|| selector("b"));
 static LINK: LazyLock<Selector> = LazyLock::new(|| selector("a[href]"));
 static BODY: LazyLock<Selector> = LazyLock::new(|| selector("#postingbody"));
-static POSTING_INFO: LazyLock<Selector> = LazyLock::new(|| selector(".postinginfos .postinginfo"));
+static POSTING_INFO: LazyLock<Selector> = LazyLock::new(|| selector(".postinginfo"));
 static TIME: LazyLock<Selector> = LazyLock::new(|| selector("time[datetime]"));
+
+/// Class of the print-only box ("QR Code Link to This Post") at the top of every posting body.
+const PRINT_BOX_CLASS: &str = "print-information";
 
 /// Parse a current-markup posting (anything with `section#postingbody`).
 ///
@@ -52,21 +58,26 @@ pub(super) fn parse_current(
     page_url: &Url,
     fetched_at: DateTime<Utc>,
 ) -> Result<RawListing> {
-    let relevant = relevant_slice(html);
-    let fragment = Html::parse_fragment(&relevant);
+    let slices = relevant_slices(html);
+    let fragment = Html::parse_fragment(&slices.dom);
     let root = fragment.root_element();
 
     let url = canonical_url(html, page_url).unwrap_or_else(|| page_url.clone());
     let mut listing = new_listing(&url, fetched_at);
 
-    listing.list_price = first_text(root, &PRICE);
-    if let Some(housing) = root.select(&HOUSING).next() {
+    // Each lookup searches only its container: selecting from the root walks the whole fragment.
+    let title_box = root.select(&TITLE_BOX).next().unwrap_or(root);
+    let attributes_box = root.select(&ATTRIBUTES_BOX).next().unwrap_or(root);
+    let infos_box = root.select(&INFOS_BOX).next().unwrap_or(root);
+
+    listing.list_price = first_text(title_box, &PRICE);
+    if let Some(housing) = title_box.select(&HOUSING).next() {
         let (bedrooms, area) = split_housing(&inline_text(housing));
         listing.bedrooms_total = bedrooms;
         listing.living_area_sqft = area;
     }
-    listing.title = first_text(root, &TITLE);
-    if let Some(location) = root.select(&TITLE_LOCATION).next()
+    listing.title = first_text(title_box, &TITLE);
+    if let Some(location) = title_box.select(&TITLE_LOCATION).next()
         && let Some(neighbourhood) = non_empty(strip_parens(&inline_text(location)))
     {
         set_extra(&mut listing, "neighbourhood", neighbourhood);
@@ -74,7 +85,7 @@ pub(super) fn parse_current(
     if let Some(display_address) = first_text(root, &STREET_HEADING) {
         set_extra(&mut listing, "display_address", display_address);
     }
-    if let Some(map) = root.select(&MAP).next() {
+    if let Some(map) = attributes_box.select(&MAP).next() {
         listing.latitude = map
             .attr("data-latitude")
             .and_then(|v| non_empty(v.trim().to_owned()));
@@ -88,17 +99,21 @@ pub(super) fn parse_current(
             set_extra(&mut listing, "map_accuracy", accuracy);
         }
     }
-    let map_address = first_text(root, &MAP_ADDRESS);
-    read_attributes(root, &mut listing);
+    let map_address = first_text(attributes_box, &MAP_ADDRESS);
+    read_attributes(attributes_box, &mut listing);
 
-    if let Some(body) = root.select(&BODY).next() {
-        listing.description = non_empty(block_text(body, |el| {
-            el.classes()
-                .any(|class| class == "print-information" || class == "print-qrcode-container")
-        }));
-    }
+    // The body either was cut out for the DOM-free renderer or, if it could not be cut cleanly,
+    // is in the fragment.
+    listing.description = match slices.body {
+        Some(body_html) => non_empty(super::body::render(body_html, PRINT_BOX_CLASS)),
+        None => root.select(&BODY).next().and_then(|body| {
+            non_empty(block_text(body, |el| {
+                el.classes().any(|class| class == PRINT_BOX_CLASS)
+            }))
+        }),
+    };
     let mut post_id = None;
-    for info in root.select(&POSTING_INFO) {
+    for info in infos_box.select(&POSTING_INFO) {
         let text = inline_text(info);
         let lower = text.to_ascii_lowercase();
         if let Some(id) = lower.strip_prefix("post id:") {
@@ -148,16 +163,23 @@ pub(super) fn parse_current(
     Ok(listing)
 }
 
-/// The part of the page the posting parser reads, without the image gallery.
-fn relevant_slice(html: &str) -> String {
+/// The part of the page the posting parser reads: `dom` for html5ever, without the image gallery
+/// and, when it can be cut out cleanly, without the body's content, which is returned as `body` for
+/// the DOM-free renderer.
+struct Slices<'a> {
+    dom: String,
+    body: Option<&'a str>,
+}
+
+fn relevant_slices(html: &str) -> Slices<'_> {
+    // The three markers appear in this order; the first one found is the earliest present.
     let start = [
         "class=\"postingtitle\"",
         "class=\"mapAndAttrs\"",
         "id=\"postingbody\"",
     ]
     .iter()
-    .filter_map(|marker| find(html, marker))
-    .min()
+    .find_map(|marker| find(html, marker))
     .and_then(|at| html[..at].rfind('<'))
     .unwrap_or(0);
     let end = find(&html[start..], "class=\"postinginfos\"")
@@ -166,23 +188,43 @@ fn relevant_slice(html: &str) -> String {
         })
         .unwrap_or(html.len());
     let region = &html[start..end];
+
+    let mut cuts: Vec<(usize, usize)> = Vec::with_capacity(2);
     if let Some(figure_at) = find(region, "<figure")
         && let Some(figure_close) = find(&region[figure_at..], "</figure>")
     {
-        let after = figure_at + figure_close + "</figure>".len();
-        let mut cut = String::with_capacity(region.len() - (after - figure_at));
-        cut.push_str(&region[..figure_at]);
-        cut.push_str(&region[after..]);
-        return cut;
+        cuts.push((figure_at, figure_at + figure_close + "</figure>".len()));
     }
-    region.to_owned()
+    let mut body = None;
+    if let Some(marker) = find(region, "id=\"postingbody\"")
+        && let Some(open_end) = region[marker..].find('>').map(|gt| marker + gt + 1)
+        && let Some(close) = find(&region[open_end..], "</section>").map(|at| open_end + at)
+        && cuts
+            .iter()
+            .all(|&(from, to)| close <= from || open_end >= to)
+    {
+        cuts.push((open_end, close));
+        body = Some(&region[open_end..close]);
+    }
+    cuts.sort_unstable();
+
+    let mut dom = String::with_capacity(region.len());
+    let mut kept_from = 0;
+    for (from, to) in cuts {
+        if from >= kept_from {
+            dom.push_str(&region[kept_from..from]);
+            kept_from = to;
+        }
+    }
+    dom.push_str(&region[kept_from..]);
+    Slices { dom, body }
 }
 
 /// The `<link rel="canonical">` URL in the page head, found by scanning.
 fn canonical_url(html: &str, base: &Url) -> Option<Url> {
     let head_end = find(html, "</head>").unwrap_or(html.len());
     let head = &html[..head_end];
-    let marker = head.find("rel=\"canonical\"")?;
+    let marker = find(head, "rel=\"canonical\"")?;
     let tag_start = head[..marker].rfind('<')?;
     let tag_end = marker + head[marker..].find('>')?;
     let tag = &head[tag_start..tag_end];
@@ -478,14 +520,56 @@ mod tests {
     }
 
     #[test]
-    fn relevant_slice_skips_the_gallery_and_head() {
+    fn relevant_slices_skip_the_gallery_and_head_and_cut_out_the_body() {
         let page = "<head><style>x</style></head><h1 class=\"postingtitle\">T</h1><figure>IMAGES</figure>\
-                    <section id=\"postingbody\">B</section><div class=\"postinginfos\"><p>p</p></div><footer>F</footer>";
-        let slice = relevant_slice(page);
-        assert!(slice.starts_with("<h1"));
-        assert!(!slice.contains("IMAGES"));
-        assert!(slice.ends_with("</div>"));
-        assert!(!slice.contains("<footer>"));
+                    <section id=\"postingbody\">B<br>C</section><div class=\"postinginfos\"><p>p</p></div><footer>F</footer>";
+        let slices = relevant_slices(page);
+        assert!(slices.dom.starts_with("<h1"));
+        assert!(!slices.dom.contains("IMAGES"));
+        assert!(
+            slices
+                .dom
+                .contains("<section id=\"postingbody\"></section>")
+        );
+        assert!(slices.dom.ends_with("</div>"));
+        assert!(!slices.dom.contains("<footer>"));
+        assert_eq!(slices.body, Some("B<br>C"));
+        // An unterminated body stays in the DOM part.
+        let open =
+            relevant_slices("<section id=\"postingbody\">B<div class=\"postinginfos\"></div>");
+        assert_eq!(open.body, None);
+        assert!(open.dom.contains(">B<"));
+    }
+
+    /// The DOM-free body renderer gives exactly what rendering the parsed DOM gives, on every saved
+    /// current-markup posting.
+    #[test]
+    fn body_renderer_matches_the_dom_renderer_on_every_saved_posting() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/data/html/craigslist"
+        );
+        let mut compared = 0;
+        for entry in std::fs::read_dir(dir).expect("shared data present") {
+            let path = entry.expect("dir entry").path();
+            let html = std::fs::read_to_string(&path).unwrap_or_default();
+            let Some(body_html) = relevant_slices(&html).body else {
+                continue;
+            };
+            let document = Html::parse_document(&html);
+            let body = document.select(&BODY).next().expect("body element");
+            let from_dom = block_text(body, |el| {
+                el.classes().any(|class| class == PRINT_BOX_CLASS)
+            });
+            assert_eq!(
+                super::super::body::render(body_html, PRINT_BOX_CLASS),
+                from_dom,
+                "{}",
+                path.display()
+            );
+            compared += 1;
+        }
+        assert_eq!(compared, 13);
     }
 
     #[test]
