@@ -572,6 +572,32 @@ mod tests {
         assert_eq!(compared, 13);
     }
 
+    proptest::proptest! {
+        /// On well-formed bodies built from the markup postings use, the DOM-free renderer and the
+        /// DOM renderer agree.
+        #[test]
+        fn body_renderer_matches_the_dom_renderer_on_generated_bodies(parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::strategy::Just("word"), proptest::strategy::Just(" "), proptest::strategy::Just("\n  "),
+                proptest::strategy::Just("<br>"), proptest::strategy::Just("<br/>"), proptest::strategy::Just("&amp;"),
+                proptest::strategy::Just("&nbsp;"), proptest::strategy::Just("&#39;"), proptest::strategy::Just("&hearts;"),
+                proptest::strategy::Just("&amp"), proptest::strategy::Just("&#x2014;"), proptest::strategy::Just("&#150;"),
+                proptest::strategy::Just("<b>bold</b>"), proptest::strategy::Just("<a href=\"/reply\" class=\"show-contact\">show contact info</a>"),
+                proptest::strategy::Just("<p>para</p>"), proptest::strategy::Just("<ul><li>one</li><li>two</li></ul>"),
+                proptest::strategy::Just("<div class=\"print-information\"><p>QR Code Link to This Post</p><div class=\"print-qrcode\"></div></div>"),
+                proptest::strategy::Just("<!-- c -->"), proptest::strategy::Just("caf\u{e9}"), proptest::strategy::Just("$1,500/mo"),
+            ],
+            0..30,
+        )) {
+            let body_html: String = parts.concat();
+            let page = format!("<section id=\"postingbody\">{body_html}</section>");
+            let document = Html::parse_fragment(&page);
+            let body = document.select(&BODY).next().expect("body element");
+            let from_dom = block_text(body, |el| el.classes().any(|class| class == PRINT_BOX_CLASS));
+            proptest::prop_assert_eq!(super::super::body::render(&body_html, PRINT_BOX_CLASS), from_dom);
+        }
+    }
+
     #[test]
     fn canonical_link_is_found_by_scanning() {
         let base = Url::parse("https://example.craigslist.org/").expect("static URL");
