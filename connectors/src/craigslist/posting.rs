@@ -52,7 +52,8 @@ const PRINT_BOX_CLASS: &str = "print-information";
 /// posting page costs 400-600 microseconds, over the hot-path budget. Everything this parser reads
 /// lives between the `<h1 class="postingtitle">` and the end of `div.postinginfos`, except the image
 /// gallery (`<figure>`, often half the page) which is cut out, and the JSON-LD and canonical link in
-/// `<head>`, which are found by scanning. Only that slice (3-9 KB) is parsed.
+/// `<head>`, which are found by scanning. The body is cut out too and rendered by
+/// [`super::body::render`]; only the rest (about 3 KB) goes through html5ever.
 pub(super) fn parse_current(
     html: &str,
     page_url: &Url,
@@ -116,14 +117,17 @@ pub(super) fn parse_current(
     for info in infos_box.select(&POSTING_INFO) {
         let text = inline_text(info);
         let lower = text.to_ascii_lowercase();
-        if let Some(id) = lower.strip_prefix("post id:") {
-            post_id = non_empty(id.trim().to_owned());
+        // `to_ascii_lowercase` keeps byte offsets, so `text` can be sliced where `lower` matched.
+        if lower.starts_with("post id:") {
+            post_id = non_empty(text["post id:".len()..].trim().to_owned());
         } else if lower.starts_with("posted") {
+            let shown = text.split_once(':').map(|(_, when)| when.trim().to_owned());
             listing.posted_at = info
                 .select(&TIME)
                 .next()
                 .and_then(|t| t.attr("datetime"))
-                .map(str::to_owned);
+                .map(str::to_owned)
+                .or_else(|| shown.and_then(non_empty));
         } else if lower.starts_with("updated")
             && let Some(updated) = info.select(&TIME).next().and_then(|t| t.attr("datetime"))
         {
