@@ -13,11 +13,12 @@ use aiq_schemas::{DeadLetter, RawListing, RejectReason, SCHEMA_VERSION};
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 use url::Url;
 
+use crate::NoListingReason;
 use crate::craigslist::{self, PageKind};
 use crate::decode::decode_html;
 
@@ -49,7 +50,12 @@ pub struct CrawlConfig {
 impl Default for CrawlConfig {
     fn default() -> Self {
         CrawlConfig {
-            user_agent: concat!("aiqleads-crawler/", env!("CARGO_PKG_VERSION"), " (+https://aiqleads.example/bot)").into(),
+            user_agent: concat!(
+                "aiqleads-crawler/",
+                env!("CARGO_PKG_VERSION"),
+                " (+https://aiqleads.example/bot)"
+            )
+            .into(),
             request_timeout: Duration::from_secs(20),
             max_concurrency: NonZeroUsize::new(4).expect("non-zero"),
             requests_per_second_per_host: NonZeroU32::new(2).expect("non-zero"),
@@ -116,7 +122,12 @@ impl Crawler {
             .build()
             .map_err(|e| CrawlError::Client(e.to_string()))?;
         let limiter = RateLimiter::keyed(Quota::per_second(config.requests_per_second_per_host));
-        Ok(Arc::new(Crawler { client, config, limiter, robots: Mutex::new(HashMap::new()) }))
+        Ok(Arc::new(Crawler {
+            client,
+            config,
+            limiter,
+            robots: Mutex::new(HashMap::new()),
+        }))
     }
 
     /// Crawls Craigslist from a search page (following result pages and postings) or a single posting,
@@ -127,7 +138,10 @@ impl Crawler {
         max_pages: usize,
         events: mpsc::Sender<CrawlEvent>,
     ) -> Result<CrawlStats, CrawlError> {
-        let start = Url::parse(start).map_err(|e| CrawlError::InvalidUrl { url: start.to_owned(), detail: e.to_string() })?;
+        let start = Url::parse(start).map_err(|e| CrawlError::InvalidUrl {
+            url: start.to_owned(),
+            detail: e.to_string(),
+        })?;
         let mut stats = CrawlStats::default();
         let mut frontier: VecDeque<Url> = VecDeque::from([start]);
         let mut seen: HashSet<String> = HashSet::new();
@@ -135,7 +149,9 @@ impl Crawler {
         let mut scheduled = 0usize;
         loop {
             while in_flight.len() < self.config.max_concurrency.get() && scheduled < max_pages {
-                let Some(url) = frontier.pop_front() else { break };
+                let Some(url) = frontier.pop_front() else {
+                    break;
+                };
                 if !seen.insert(url.as_str().to_owned()) {
                     continue;
                 }
@@ -151,7 +167,9 @@ impl Crawler {
                     (url, fetched, retries)
                 });
             }
-            let Some(joined) = in_flight.join_next().await else { break };
+            let Some(joined) = in_flight.join_next().await else {
+                break;
+            };
             let Ok((url, fetched, retries)) = joined else {
                 warn!("a fetch task failed to complete");
                 continue;
@@ -161,8 +179,14 @@ impl Crawler {
                 Fetched::Page { status, body } => {
                     stats.pages_fetched += 1;
                     *stats.pages_by_status.entry(status).or_default() += 1;
-                    let _ = events.send(CrawlEvent::PageFetched { url: url.to_string(), status }).await;
-                    self.handle_page(&url, &body, &mut frontier, &mut stats, &events).await;
+                    let _ = events
+                        .send(CrawlEvent::PageFetched {
+                            url: url.to_string(),
+                            status,
+                        })
+                        .await;
+                    self.handle_page(&url, &body, &mut frontier, &mut stats, &events)
+                        .await;
                 }
                 Fetched::Failed { status, detail } => {
                     if let Some(status) = status {
@@ -170,7 +194,11 @@ impl Crawler {
                         *stats.pages_by_status.entry(status).or_default() += 1;
                     }
                     stats.rejected += 1;
-                    let code = if status.is_some() { "http_error" } else { "fetch_failed" };
+                    let code = if status.is_some() {
+                        "http_error"
+                    } else {
+                        "fetch_failed"
+                    };
                     reject(&events, &url, code, &detail, "").await;
                 }
             }
@@ -208,11 +236,16 @@ impl Crawler {
                 }
             },
             Err(error) => {
-                if error.code() == "blocked" {
+                if error.no_listing_reason() == Some(NoListingReason::Blocked) {
                     stats.blocked += 1;
                 }
                 stats.rejected += 1;
-                reject(events, url, error.code(), &error.to_string(), body).await;
+                // Pages without a listing are reported by why (`expired`, `blocked`...), the way
+                // operators speak of them; other failures by the parser's own code.
+                let code = error
+                    .no_listing_reason()
+                    .map_or(error.code(), NoListingReason::as_str);
+                reject(events, url, code, &error.to_string(), body).await;
             }
         }
     }
@@ -227,33 +260,67 @@ impl Crawler {
             let (retry_after, last) = match outcome {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    let retry_after = parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
-                    let content_type = response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    let retry_after =
+                        parse_retry_after(response.headers().get(reqwest::header::RETRY_AFTER));
+                    let content_type = response
+                        .headers()
+                        .get(reqwest::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
                     if status == 429 || (500..600).contains(&status) {
-                        (retry_after, Fetched::Failed { status: Some(status), detail: format!("HTTP {status} from {url}") })
+                        (
+                            retry_after,
+                            Fetched::Failed {
+                                status: Some(status),
+                                detail: format!("HTTP {status} from {url}"),
+                            },
+                        )
                     } else {
                         match response.bytes().await {
                             Ok(bytes) => {
                                 let body = decode_html(&bytes, content_type.as_deref());
                                 if (200..300).contains(&status) && looks_blocked(&body) {
                                     (None, Fetched::Page { status, body })
-                                } else if (200..300).contains(&status) || status == 404 || status == 410 {
+                                } else if (200..300).contains(&status)
+                                    || status == 404
+                                    || status == 410
+                                {
                                     // Not-found pages still go to the parser: it recognises deleted postings.
                                     return (Fetched::Page { status, body }, u64::from(attempt));
                                 } else {
-                                    return (Fetched::Failed { status: Some(status), detail: format!("HTTP {status} from {url}") }, u64::from(attempt));
+                                    return (
+                                        Fetched::Failed {
+                                            status: Some(status),
+                                            detail: format!("HTTP {status} from {url}"),
+                                        },
+                                        u64::from(attempt),
+                                    );
                                 }
                             }
-                            Err(e) => (None, Fetched::Failed { status: Some(status), detail: format!("reading {url}: {e}") }),
+                            Err(e) => (
+                                None,
+                                Fetched::Failed {
+                                    status: Some(status),
+                                    detail: format!("reading {url}: {e}"),
+                                },
+                            ),
                         }
                     }
                 }
-                Err(e) => (None, Fetched::Failed { status: None, detail: format!("fetching {url}: {e}") }),
+                Err(e) => (
+                    None,
+                    Fetched::Failed {
+                        status: None,
+                        detail: format!("fetching {url}: {e}"),
+                    },
+                ),
             };
             if attempt >= self.config.max_retries {
                 return (last, u64::from(attempt));
             }
-            let backoff = retry_after.unwrap_or_else(|| exponential_backoff(self.config.initial_backoff, attempt)).min(self.config.max_backoff);
+            let backoff = retry_after
+                .unwrap_or_else(|| exponential_backoff(self.config.initial_backoff, attempt))
+                .min(self.config.max_backoff);
             debug!(url = %url, attempt, backoff_ms = backoff.as_millis() as u64, "retrying after backoff");
             tokio::time::sleep(backoff).await;
             attempt += 1;
@@ -261,14 +328,23 @@ impl Crawler {
     }
 
     async fn robots_allow(&self, url: &Url) -> bool {
-        let Some(host) = url.host_str() else { return false };
-        let origin = format!("{}://{}{}", url.scheme(), host, url.port().map(|p| format!(":{p}")).unwrap_or_default());
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let origin = format!(
+            "{}://{}{}",
+            url.scheme(),
+            host,
+            url.port().map(|p| format!(":{p}")).unwrap_or_default()
+        );
         let mut cache = self.robots.lock().await;
         if !cache.contains_key(&origin) {
             let robots_url = format!("{origin}/robots.txt");
             let robot = match self.client.get(&robots_url).send().await {
                 Ok(response) if response.status().is_success() => match response.bytes().await {
-                    Ok(body) => texting_robots::Robot::new(&self.config.user_agent, &body).ok().map(Arc::new),
+                    Ok(body) => texting_robots::Robot::new(&self.config.user_agent, &body)
+                        .ok()
+                        .map(Arc::new),
                     Err(_) => None,
                 },
                 // No robots.txt (or unreadable) means no rules.
@@ -276,7 +352,10 @@ impl Crawler {
             };
             cache.insert(origin.clone(), robot);
         }
-        cache.get(&origin).and_then(|robot| robot.as_ref()).is_none_or(|robot| robot.allowed(url.as_str()))
+        cache
+            .get(&origin)
+            .and_then(|robot| robot.as_ref())
+            .is_none_or(|robot| robot.allowed(url.as_str()))
     }
 }
 
@@ -306,7 +385,13 @@ fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Dur
     (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
 }
 
-async fn reject(events: &mpsc::Sender<CrawlEvent>, url: &Url, code: &str, detail: &str, body: &str) {
+async fn reject(
+    events: &mpsc::Sender<CrawlEvent>,
+    url: &Url,
+    code: &str,
+    detail: &str,
+    body: &str,
+) {
     warn!(url = %url, reason = code, "page could not become a listing");
     let excerpt: String = body.chars().take(2000).collect();
     let dead = DeadLetter {
@@ -329,7 +414,10 @@ mod tests {
     #[test]
     fn retry_after_accepts_seconds_and_dates() {
         let seconds = reqwest::header::HeaderValue::from_static("7");
-        assert_eq!(parse_retry_after(Some(&seconds)), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after(Some(&seconds)),
+            Some(Duration::from_secs(7))
+        );
         let garbage = reqwest::header::HeaderValue::from_static("soon");
         assert_eq!(parse_retry_after(Some(&garbage)), None);
     }
@@ -340,7 +428,10 @@ mod tests {
         for attempt in 0..4 {
             let backoff = exponential_backoff(initial, attempt);
             let base = initial * (1 << attempt);
-            assert!(backoff >= base && backoff <= base + base / 4, "attempt {attempt}: {backoff:?}");
+            assert!(
+                backoff >= base && backoff <= base + base / 4,
+                "attempt {attempt}: {backoff:?}"
+            );
         }
     }
 }

@@ -8,6 +8,7 @@
 //!   [`Error::retryable`] hint.
 
 pub mod craigslist;
+pub mod crawl;
 pub mod decode;
 pub mod detect;
 pub mod error;

@@ -45,7 +45,17 @@ impl Bus {
                 "bus.url kafka:// is not available in this build yet: the Kafka backend is tracked in the streaming issue; use memory://".into(),
             ))
         } else {
-            Err(Error::Config(format!("bus.url `{url}` must start with memory:// or kafka://")))
+            Err(Error::Config(format!(
+                "bus.url `{url}` must start with memory:// or kafka://"
+            )))
+        }
+    }
+
+    /// Lets go of the bus's own handles on its streams, so a stream ends when its last producer
+    /// does (meaningful for the in-process bus; a broker's topics never end).
+    pub fn release_own_producers(&self) {
+        match self {
+            Bus::Memory(bus) => bus.close_producers(),
         }
     }
 
@@ -105,14 +115,24 @@ pub struct MemoryBus {
 
 impl MemoryBus {
     pub fn new(capacity: usize) -> Self {
-        MemoryBus { capacity: capacity.max(1), streams: Arc::default() }
+        MemoryBus {
+            capacity: capacity.max(1),
+            streams: Arc::default(),
+        }
     }
 
     fn with_stream<T>(&self, stream: &str, f: impl FnOnce(&mut MemoryStream) -> T) -> T {
-        let mut streams = self.streams.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut streams = self
+            .streams
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let entry = streams.entry(stream.to_owned()).or_insert_with(|| {
             let (sender, receiver) = mpsc::channel(self.capacity);
-            MemoryStream { sender, receiver: Some(receiver), next_offset: Arc::default() }
+            MemoryStream {
+                sender,
+                receiver: Some(receiver),
+                next_offset: Arc::default(),
+            }
         });
         f(entry)
     }
@@ -133,7 +153,10 @@ impl MemoryBus {
 
     /// Drops the bus's own sender of every stream, so consumers see the end once producers finish.
     pub fn close_producers(&self) {
-        let mut streams = self.streams.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut streams = self
+            .streams
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for stream in streams.values_mut() {
             // Replacing the sender with a closed one releases the bus's handle.
             let (closed, _) = mpsc::channel(1);
@@ -151,9 +174,15 @@ pub struct MemoryProducer {
 impl MemoryProducer {
     async fn send(&self, key: Vec<u8>, payload: Vec<u8>) -> Result<()> {
         // Reserve capacity first so offsets are handed out in the order records enter the channel.
-        let permit = self.sender.reserve().await.map_err(|_| Error::Bus(format!("stream {} has no consumer any more", self.stream)))?;
+        let permit =
+            self.sender.reserve().await.map_err(|_| {
+                Error::Bus(format!("stream {} has no consumer any more", self.stream))
+            })?;
         let offset = {
-            let mut next = self.next_offset.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut next = self
+                .next_offset
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let offset = *next;
             *next += 1;
             offset
@@ -184,10 +213,12 @@ impl MemoryConsumer {
             match self.receiver.try_recv() {
                 Ok(record) => batch.push(record),
                 Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) => match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
-                    Ok(Some(record)) => batch.push(record),
-                    Ok(None) | Err(_) => break,
-                },
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
+                        Ok(Some(record)) => batch.push(record),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
             }
         }
         Some(batch)
@@ -215,7 +246,10 @@ mod tests {
             seen.extend(batch.into_iter().map(|r| (r.offset, r.payload[0])));
         }
         writer.await.unwrap();
-        assert_eq!(seen, (0..10).map(|i| (i as i64, i as u8)).collect::<Vec<_>>());
+        assert_eq!(
+            seen,
+            (0..10).map(|i| (i as i64, i as u8)).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aiq_pipeline::PipelineConfig;
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -37,7 +37,10 @@ pub struct BusConfig {
 
 impl Default for BusConfig {
     fn default() -> Self {
-        BusConfig { url: "memory://".into(), channel_capacity: NonZeroUsize::new(4096).expect("non-zero") }
+        BusConfig {
+            url: "memory://".into(),
+            channel_capacity: NonZeroUsize::new(4096).expect("non-zero"),
+        }
     }
 }
 
@@ -53,7 +56,10 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { url: "sqlite://data/aiqleads.db".into(), max_connections: NonZeroUsize::new(4).expect("non-zero") }
+        StoreConfig {
+            url: "sqlite://data/aiqleads.db".into(),
+            max_connections: NonZeroUsize::new(4).expect("non-zero"),
+        }
     }
 }
 
@@ -113,12 +119,17 @@ impl Config {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(Error::Config(format!("config file {} does not exist", path.display())));
+                return Err(Error::Config(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             figment = figment.merge(Toml::file(path));
         }
         figment = figment.merge(Env::prefixed("AIQ__").split("__"));
-        let config: Config = figment.extract().map_err(|e| Error::Config(e.to_string()))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|e| Error::Config(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -126,13 +137,24 @@ impl Config {
     /// Cross-field rules serde cannot express.
     pub fn validate(&self) -> Result<()> {
         if !(self.bus.url.starts_with("memory://") || self.bus.url.starts_with("kafka://")) {
-            return Err(Error::Config(format!("bus.url `{}` must start with memory:// or kafka://", self.bus.url)));
+            return Err(Error::Config(format!(
+                "bus.url `{}` must start with memory:// or kafka://",
+                self.bus.url
+            )));
         }
-        if !(self.store.url.starts_with("sqlite:") || self.store.url.starts_with("postgres:") || self.store.url.starts_with("postgresql:")) {
-            return Err(Error::Config(format!("store.url `{}` must start with sqlite:// or postgres://", self.store.url)));
+        if !(self.store.url.starts_with("sqlite:")
+            || self.store.url.starts_with("postgres:")
+            || self.store.url.starts_with("postgresql:"))
+        {
+            return Err(Error::Config(format!(
+                "store.url `{}` must start with sqlite:// or postgres://",
+                self.store.url
+            )));
         }
         if self.lake.row_group_rows > self.lake.rows_per_file {
-            return Err(Error::Config("lake.row_group_rows must not exceed lake.rows_per_file".into()));
+            return Err(Error::Config(
+                "lake.row_group_rows must not exceed lake.rows_per_file".into(),
+            ));
         }
         self.pipeline.validate().map_err(Error::Config)?;
         Ok(())

@@ -33,15 +33,26 @@ impl Error {
     /// Whether running the same operation again may succeed (a store or broker that was briefly away).
     pub fn retryable(&self) -> bool {
         match self {
-            Error::Store(e) => matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed),
+            Error::Store(e) => matches!(
+                e,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
+            ),
             Error::Bus(_) | Error::Crawl(_) => true,
             Error::Io { .. } => true,
             _ => false,
         }
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), source }
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 }
 

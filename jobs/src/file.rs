@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::bus::{Bus, MemoryBus};
 use crate::config::Config;
-use crate::runner::{run_enrich, RunStats, Sinks};
+use crate::runner::{RunStats, Sinks, run_enrich};
 use crate::sink::jsonl::{DeadLetterWriter, JsonLinesWriter};
 use crate::sink::lake::LakeWriter;
 use crate::{Error, Result};
@@ -31,7 +31,12 @@ pub struct FileRunSummary {
 /// Runs the pipeline over `input`, writing `leads.jsonl`, `dead_letters.jsonl` and the Parquet lake
 /// (`lake/`) under `out`. `out` must be empty or absent unless `overwrite` is set, so a result
 /// folder always describes exactly one run.
-pub async fn run_file_pipeline(mut config: Config, input: &Path, out: &Path, overwrite: bool) -> Result<FileRunSummary> {
+pub async fn run_file_pipeline(
+    mut config: Config,
+    input: &Path,
+    out: &Path,
+    overwrite: bool,
+) -> Result<FileRunSummary> {
     let started = Instant::now();
     let file = File::open(input).map_err(|e| Error::io("open", input, e))?;
     prepare_out_dir(out, overwrite)?;
@@ -39,19 +44,23 @@ pub async fn run_file_pipeline(mut config: Config, input: &Path, out: &Path, ove
     let leads_file = out.join("leads.jsonl");
     let dead_letters_file = out.join("dead_letters.jsonl");
 
-    let memory = MemoryBus::new(config.bus.channel_capacity.get());
-    let bus = Bus::Memory(memory.clone());
-    let stream = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "input".into());
+    let bus = Bus::Memory(MemoryBus::new(config.bus.channel_capacity.get()));
+    let stream = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into());
     let mut consumer = bus.consumer(&stream)?;
     let producer = bus.producer(&stream)?;
-    memory.close_producers();
+    bus.release_own_producers();
     let input_path = input.to_owned();
     let reader = tokio::task::spawn_blocking(move || -> Result<()> {
         let mut lines = BufReader::new(file);
         let mut line = Vec::new();
         loop {
             line.clear();
-            let read = lines.read_until(b'\n', &mut line).map_err(|e| Error::io("read", &input_path, e))?;
+            let read = lines
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Error::io("read", &input_path, e))?;
             if read == 0 {
                 return Ok(());
             }
@@ -71,9 +80,22 @@ pub async fn run_file_pipeline(mut config: Config, input: &Path, out: &Path, ove
         dead_letter_file: Some(DeadLetterWriter::create(&dead_letters_file)?),
     };
     let (_stop, never_stop) = watch::channel(false);
-    let run = run_enrich(&mut stage, &mut consumer, &mut sinks, &config.runner, never_stop, |_| {}).await?;
-    reader.await.map_err(|e| Error::Internal(format!("reader task: {e}")))??;
-    let lake = sinks.lake.take().ok_or_else(|| Error::Internal("lake writer missing".into()))?;
+    let run = run_enrich(
+        &mut stage,
+        &mut consumer,
+        &mut sinks,
+        &config.runner,
+        never_stop,
+        |_| {},
+    )
+    .await?;
+    reader
+        .await
+        .map_err(|e| Error::Internal(format!("reader task: {e}")))??;
+    let lake = sinks
+        .lake
+        .take()
+        .ok_or_else(|| Error::Internal("lake writer missing".into()))?;
     Ok(FileRunSummary {
         run,
         leads_file,
@@ -91,7 +113,10 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 fn prepare_out_dir(out: &Path, overwrite: bool) -> Result<()> {
     if out.exists() {
-        let non_empty = std::fs::read_dir(out).map_err(|e| Error::io("read folder", out, e))?.next().is_some();
+        let non_empty = std::fs::read_dir(out)
+            .map_err(|e| Error::io("read folder", out, e))?
+            .next()
+            .is_some();
         if non_empty && !overwrite {
             return Err(Error::Config(format!(
                 "output folder {} is not empty; choose another or pass --overwrite to replace its contents",

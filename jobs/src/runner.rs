@@ -10,13 +10,13 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
+use crate::Result;
 use crate::bus::{Consumer, Record};
 use crate::config::RunnerConfig;
 use crate::sink::jsonl::{DeadLetterWriter, JsonLinesWriter};
 use crate::sink::lake::LakeWriter;
 use crate::sink::store::Store;
 use crate::sink::{Offsets, SinkBatch, StreamPosition};
-use crate::Result;
 
 /// What a run did, for progress lines and the final summary.
 #[derive(Clone, Debug, Default)]
@@ -105,14 +105,25 @@ where
     let mut next_offsets = Offsets::new();
     for record in records {
         let key = (record.stream.to_string(), record.partition);
-        if committed.get(&key).is_some_and(|next| record.offset < *next) {
+        if committed
+            .get(&key)
+            .is_some_and(|next| record.offset < *next)
+        {
             stats.already_committed += 1;
             continue;
         }
         next_offsets.insert(key, record.offset + 1);
         stats.records_in += 1;
-        let position = StreamPosition { stream: Arc::clone(&record.stream), partition: record.partition, offset: record.offset };
-        match decode(record).and_then(|raw| stage.process(&raw, now).map_err(|reason| ("normalise", reason, Some(raw)))) {
+        let position = StreamPosition {
+            stream: Arc::clone(&record.stream),
+            partition: record.partition,
+            offset: record.offset,
+        };
+        match decode(record).and_then(|raw| {
+            stage
+                .process(&raw, now)
+                .map_err(|reason| ("normalise", reason, Some(raw)))
+        }) {
             Ok(enriched) => {
                 stats.leads_out += 1;
                 stats.duplicates_merged += u64::from(enriched.duplicate);
@@ -129,7 +140,10 @@ where
             Err((stage_name, reason, raw)) => {
                 debug!(stream = %record.stream, offset = record.offset, reason = %reason, "record dead-lettered");
                 stats.dead_lettered += 1;
-                *stats.dead_letters_by_reason.entry(reason.code.clone()).or_default() += 1;
+                *stats
+                    .dead_letters_by_reason
+                    .entry(reason.code.clone())
+                    .or_default() += 1;
                 let dead = DeadLetter {
                     stage: stage_name.to_owned(),
                     source: raw.as_ref().and_then(|r| r.source.clone()),
@@ -178,49 +192,87 @@ type Rejected = (&'static str, RejectReason, Option<RawListing>);
 
 fn decode(record: &Record) -> Result<RawListing, Rejected> {
     if let Some(version) = record.schema_version.filter(|v| *v > SCHEMA_VERSION) {
-        warn!(version, supported = SCHEMA_VERSION, "record from a newer schema version dead-lettered");
+        warn!(
+            version,
+            supported = SCHEMA_VERSION,
+            "record from a newer schema version dead-lettered"
+        );
         return Err((
             "decode",
-            RejectReason::new("unsupported_schema_version", format!("schema version {version} is newer than the supported {SCHEMA_VERSION}")),
+            RejectReason::new(
+                "unsupported_schema_version",
+                format!("schema version {version} is newer than the supported {SCHEMA_VERSION}"),
+            ),
             None,
         ));
     }
-    serde_json::from_slice::<RawListing>(&record.payload)
-        .map_err(|e| ("decode", RejectReason::new("invalid_json", format!("not a JSON listing object: {e}")), None))
+    serde_json::from_slice::<RawListing>(&record.payload).map_err(|e| {
+        (
+            "decode",
+            RejectReason::new("invalid_json", format!("not a JSON listing object: {e}")),
+            None,
+        )
+    })
 }
 
 /// Stores dead letters published by other jobs (the crawler's unreadable pages) until the stream ends.
-pub async fn run_dead_letters(consumer: &mut Consumer, store: &Store, config: &RunnerConfig, consumer_name: &str) -> Result<u64> {
+pub async fn run_dead_letters(
+    consumer: &mut Consumer,
+    store: &Store,
+    config: &RunnerConfig,
+    consumer_name: &str,
+) -> Result<u64> {
     let mut committed = store.committed_offsets(consumer_name).await?;
     let mut stored = 0;
-    while let Some(records) = consumer.next_batch(config.batch_size.get(), config.batch_linger).await {
+    while let Some(records) = consumer
+        .next_batch(config.batch_size.get(), config.batch_linger)
+        .await
+    {
         let mut dead_letters = Vec::new();
         let mut next_offsets = Offsets::new();
         let now = Utc::now();
         for record in &records {
             let key = (record.stream.to_string(), record.partition);
-            if committed.get(&key).is_some_and(|next| record.offset < *next) {
+            if committed
+                .get(&key)
+                .is_some_and(|next| record.offset < *next)
+            {
                 continue;
             }
             next_offsets.insert(key, record.offset + 1);
-            let position = StreamPosition { stream: Arc::clone(&record.stream), partition: record.partition, offset: record.offset };
+            let position = StreamPosition {
+                stream: Arc::clone(&record.stream),
+                partition: record.partition,
+                offset: record.offset,
+            };
             // A dead letter that is itself unreadable is kept verbatim rather than lost.
-            let dead = serde_json::from_slice::<DeadLetter>(&record.payload).unwrap_or_else(|e| DeadLetter {
-                stage: "dead_letter_decode".into(),
-                reason: RejectReason::new("invalid_json", format!("unreadable dead letter: {e}")),
-                source: None,
-                source_listing_id: None,
-                reference: format!("{}/{}/{}", record.stream, record.partition, record.offset),
-                original: String::from_utf8_lossy(&record.payload).into_owned(),
-                rejected_at: now,
-                schema_version: SCHEMA_VERSION,
+            let dead = serde_json::from_slice::<DeadLetter>(&record.payload).unwrap_or_else(|e| {
+                DeadLetter {
+                    stage: "dead_letter_decode".into(),
+                    reason: RejectReason::new(
+                        "invalid_json",
+                        format!("unreadable dead letter: {e}"),
+                    ),
+                    source: None,
+                    source_listing_id: None,
+                    reference: format!("{}/{}/{}", record.stream, record.partition, record.offset),
+                    original: String::from_utf8_lossy(&record.payload).into_owned(),
+                    rejected_at: now,
+                    schema_version: SCHEMA_VERSION,
+                }
             });
             dead_letters.push((dead, position));
         }
         if next_offsets.is_empty() {
             continue;
         }
-        let batch = SinkBatch { leads: &[], lead_positions: &[], relabels: &[], dead_letters: &dead_letters, next_offsets: &next_offsets };
+        let batch = SinkBatch {
+            leads: &[],
+            lead_positions: &[],
+            relabels: &[],
+            dead_letters: &dead_letters,
+            next_offsets: &next_offsets,
+        };
         store.write(consumer_name, &batch).await?;
         stored += dead_letters.len() as u64;
         committed.extend(next_offsets);

@@ -5,6 +5,9 @@
 
 pub mod address;
 pub mod dedupe;
+pub mod enrich;
 pub mod fraud;
 pub mod normalise;
 pub mod price;
+
+pub use enrich::{Enriched, LeadPipeline, PipelineConfig, Stage};

@@ -11,16 +11,16 @@ use aiq_pipeline::LeadPipeline;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::{mpsc, watch};
 
-use crate::bus::{streams, Bus, Producer};
+use crate::bus::{Bus, Producer, streams};
 use crate::config::Config;
-use crate::runner::{run_dead_letters, run_enrich, RunStats, Sinks};
+use crate::runner::{RunStats, Sinks, run_dead_letters, run_enrich};
 use crate::sink::lake::LakeWriter;
 use crate::sink::store::{Store, StoreCounts};
 use crate::{Error, Result};
 
 pub mod site;
 
-pub use site::{SampleSite, SAMPLE_EXPECTED};
+pub use site::{SAMPLE_EXPECTED, SampleSite};
 
 /// Options of one demo run.
 #[derive(Clone, Debug)]
@@ -61,41 +61,74 @@ pub async fn run_demo(mut config: Config, options: DemoOptions) -> Result<DemoSu
     let mut dlq_consumer = bus.consumer(streams::LISTINGS_DLQ)?;
     let raw_producer = bus.producer(streams::LISTINGS_RAW)?;
     let dlq_producer = bus.producer(streams::LISTINGS_DLQ)?;
-    if let Bus::Memory(memory) = &bus {
-        // From here on only the crawler's producers keep the streams open: when it finishes, the
-        // downstream jobs see the end of their streams and finish too.
-        memory.close_producers();
-    }
+    // From here on only the crawler's producers keep the streams open: when it finishes, the
+    // downstream jobs see the end of their streams and finish too.
+    bus.release_own_producers();
 
     let progress = progress_bar(options.show_progress);
     let crawler = Crawler::new(config.crawl.clone()).map_err(|e| Error::Crawl(e.to_string()))?;
     let (events_tx, events_rx) = mpsc::channel(1024);
     let start_url = site.start_url();
     let max_pages = options.max_pages;
-    let crawl = tokio::spawn(async move { crawler.crawl_craigslist(&start_url, max_pages, events_tx).await });
-    let forward = tokio::spawn(forward_events(events_rx, raw_producer, dlq_producer, progress.clone()));
+    let crawl = tokio::spawn(async move {
+        crawler
+            .crawl_craigslist(&start_url, max_pages, events_tx)
+            .await
+    });
+    let forward = tokio::spawn(forward_events(
+        events_rx,
+        raw_producer,
+        dlq_producer,
+        progress.clone(),
+    ));
 
     let dlq_store = store.clone();
     let dlq_config = config.runner.clone();
-    let dead_letters = tokio::spawn(async move { run_dead_letters(&mut dlq_consumer, &dlq_store, &dlq_config, "dead_letters").await });
+    let dead_letters = tokio::spawn(async move {
+        run_dead_letters(&mut dlq_consumer, &dlq_store, &dlq_config, "dead_letters").await
+    });
 
     let mut stage = LeadPipeline::new(&config.pipeline);
-    let mut sinks = Sinks { store: Some(store.clone()), lake: Some(LakeWriter::open(&config.lake)?), ..Sinks::default() };
+    let mut sinks = Sinks {
+        store: Some(store.clone()),
+        lake: Some(LakeWriter::open(&config.lake)?),
+        ..Sinks::default()
+    };
     let (_stop, never_stop) = watch::channel(false);
     let bar = progress.clone();
-    let run = run_enrich(&mut stage, &mut raw_consumer, &mut sinks, &config.runner, never_stop, |stats| {
-        bar.set_message(format!("{} leads, {} merged, {} quarantined", stats.leads_out, stats.duplicates_merged, stats.quarantined));
-    })
+    let run = run_enrich(
+        &mut stage,
+        &mut raw_consumer,
+        &mut sinks,
+        &config.runner,
+        never_stop,
+        |stats| {
+            bar.set_message(format!(
+                "{} leads, {} merged, {} quarantined",
+                stats.leads_out, stats.duplicates_merged, stats.quarantined
+            ));
+        },
+    )
     .await?;
 
-    let crawl = crawl.await.map_err(|e| Error::Internal(format!("crawler task: {e}")))?.map_err(|e| Error::Crawl(e.to_string()))?;
-    forward.await.map_err(|e| Error::Internal(format!("forwarder task: {e}")))??;
-    dead_letters.await.map_err(|e| Error::Internal(format!("dead-letter task: {e}")))??;
+    let crawl = crawl
+        .await
+        .map_err(|e| Error::Internal(format!("crawler task: {e}")))?
+        .map_err(|e| Error::Crawl(e.to_string()))?;
+    forward
+        .await
+        .map_err(|e| Error::Internal(format!("forwarder task: {e}")))??;
+    dead_letters
+        .await
+        .map_err(|e| Error::Internal(format!("dead-letter task: {e}")))??;
     progress.finish_and_clear();
 
     let stored = store.counts().await?;
     store.close().await;
-    let lake = sinks.lake.take().ok_or_else(|| Error::Internal("lake writer missing".into()))?;
+    let lake = sinks
+        .lake
+        .take()
+        .ok_or_else(|| Error::Internal("lake writer missing".into()))?;
     Ok(DemoSummary {
         crawl,
         run,
@@ -121,14 +154,22 @@ fn progress_bar(visible: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {prefix} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {prefix} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     bar.enable_steady_tick(Duration::from_millis(100));
     bar
 }
 
 /// Publishes what the crawler finds: listings to `listings.raw` keyed by source and id, rejects to
 /// `listings.dlq`.
-async fn forward_events(mut events: mpsc::Receiver<CrawlEvent>, raw: Producer, dlq: Producer, bar: ProgressBar) -> Result<()> {
+async fn forward_events(
+    mut events: mpsc::Receiver<CrawlEvent>,
+    raw: Producer,
+    dlq: Producer,
+    bar: ProgressBar,
+) -> Result<()> {
     let (mut pages, mut listings) = (0u64, 0u64);
     while let Some(event) = events.recv().await {
         match event {
@@ -140,15 +181,20 @@ async fn forward_events(mut events: mpsc::Receiver<CrawlEvent>, raw: Producer, d
                     listing.source.as_deref().unwrap_or_default(),
                     listing.source_listing_id.as_deref().unwrap_or_default()
                 );
-                let payload = serde_json::to_vec(&listing).map_err(|e| Error::Internal(format!("serialise listing: {e}")))?;
+                let payload = serde_json::to_vec(&listing)
+                    .map_err(|e| Error::Internal(format!("serialise listing: {e}")))?;
                 raw.send(key.into_bytes(), payload).await?;
             }
             CrawlEvent::Rejected(dead) => {
-                let payload = serde_json::to_vec(&dead).map_err(|e| Error::Internal(format!("serialise dead letter: {e}")))?;
-                dlq.send(dead.reference.clone().into_bytes(), payload).await?;
+                let payload = serde_json::to_vec(&dead)
+                    .map_err(|e| Error::Internal(format!("serialise dead letter: {e}")))?;
+                dlq.send(dead.reference.clone().into_bytes(), payload)
+                    .await?;
             }
         }
-        bar.set_prefix(format!("{pages} pages fetched, {listings} listings parsed;"));
+        bar.set_prefix(format!(
+            "{pages} pages fetched, {listings} listings parsed;"
+        ));
     }
     Ok(())
 }
@@ -157,21 +203,49 @@ impl fmt::Display for DemoSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.crawl;
         let r = &self.run;
-        writeln!(f, "AIQLeads demo finished in {:.1}s", self.elapsed.as_secs_f64())?;
+        writeln!(
+            f,
+            "AIQLeads demo finished in {:.1}s",
+            self.elapsed.as_secs_f64()
+        )?;
         writeln!(f)?;
-        writeln!(f, "Crawl (Craigslist connector against the bundled sample site on 127.0.0.1)")?;
-        let statuses: Vec<String> = c.pages_by_status.iter().map(|(status, n)| format!("{n} x HTTP {status}")).collect();
-        writeln!(f, "  pages fetched        {:>6}   ({})", c.pages_fetched, statuses.join(", "))?;
+        writeln!(
+            f,
+            "Crawl (Craigslist connector against the bundled sample site on 127.0.0.1)"
+        )?;
+        let statuses: Vec<String> = c
+            .pages_by_status
+            .iter()
+            .map(|(status, n)| format!("{n} x HTTP {status}"))
+            .collect();
+        writeln!(
+            f,
+            "  pages fetched        {:>6}   ({})",
+            c.pages_fetched,
+            statuses.join(", ")
+        )?;
         writeln!(f, "  search pages         {:>6}", c.search_pages)?;
         writeln!(f, "  posting pages        {:>6}", c.posting_pages)?;
         writeln!(f, "  listings parsed      {:>6}", c.listings_emitted)?;
-        writeln!(f, "  retries              {:>6}   (blocked pages: {})", c.retries, c.blocked)?;
+        writeln!(
+            f,
+            "  retries              {:>6}   (blocked pages: {})",
+            c.retries, c.blocked
+        )?;
         writeln!(f)?;
         writeln!(f, "Pipeline (normalise -> dedupe -> fraud -> price)")?;
         writeln!(f, "  records in           {:>6}", r.records_in)?;
         writeln!(f, "  leads out            {:>6}", r.leads_out)?;
-        writeln!(f, "  duplicates merged    {:>6}   ({} unique properties)", r.duplicates_merged, self.stored.leads)?;
-        writeln!(f, "  quarantined (fraud)  {:>6}   listings; {} properties", r.quarantined, self.stored.quarantined_leads)?;
+        writeln!(
+            f,
+            "  duplicates merged    {:>6}   ({} unique properties)",
+            r.duplicates_merged, self.stored.leads
+        )?;
+        writeln!(
+            f,
+            "  quarantined (fraud)  {:>6}   listings; {} properties",
+            r.quarantined, self.stored.quarantined_leads
+        )?;
         let total_dead: i64 = self.stored.dead_letters_by_reason.values().sum();
         writeln!(f, "  dead-lettered        {total_dead:>6}")?;
         let mut reasons: Vec<_> = self.stored.dead_letters_by_reason.iter().collect();
@@ -184,9 +258,25 @@ impl fmt::Display for DemoSummary {
         writeln!(f, "  {}", price_distribution(&r.active_prices))?;
         writeln!(f)?;
         writeln!(f, "Written")?;
-        writeln!(f, "  SQLite   {}   ({} listings, {} leads)", self.database.display(), self.stored.listings, self.stored.leads)?;
-        writeln!(f, "  Parquet  {}   ({} files, {} rows)", self.lake_dir.display(), self.lake_files.len(), self.lake_rows)?;
-        write!(f, "  Try: sqlite3 {} \"SELECT city, COUNT(*), AVG(lead_price) FROM leads GROUP BY city\"", self.database.display())
+        writeln!(
+            f,
+            "  SQLite   {}   ({} listings, {} leads)",
+            self.database.display(),
+            self.stored.listings,
+            self.stored.leads
+        )?;
+        writeln!(
+            f,
+            "  Parquet  {}   ({} files, {} rows)",
+            self.lake_dir.display(),
+            self.lake_files.len(),
+            self.lake_rows
+        )?;
+        write!(
+            f,
+            "  Try: sqlite3 {} \"SELECT city, COUNT(*), AVG(lead_price) FROM leads GROUP BY city\"",
+            self.database.display()
+        )
     }
 }
 

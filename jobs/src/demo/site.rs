@@ -36,13 +36,19 @@ impl SampleSite {
     /// Binds 127.0.0.1 on a free port and serves until dropped.
     pub async fn start() -> Result<SampleSite> {
         let pages = Arc::new(sample_pages()?);
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| Error::io("bind", "127.0.0.1:0", e))?;
-        let addr = listener.local_addr().map_err(|e| Error::io("bind", "127.0.0.1:0", e))?;
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| Error::io("bind", "127.0.0.1:0", e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::io("bind", "127.0.0.1:0", e))?;
         let requests = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&requests);
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let pages = Arc::clone(&pages);
                 let counter = Arc::clone(&counter);
                 tokio::spawn(async move {
@@ -51,11 +57,17 @@ impl SampleSite {
                         let response = respond(&pages, &request);
                         async move { Ok::<_, Infallible>(response) }
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
-        Ok(SampleSite { addr, requests, task })
+        Ok(SampleSite {
+            addr,
+            requests,
+            task,
+        })
     }
 
     /// URL of the sample's first search page.
@@ -87,28 +99,40 @@ fn sample_pages() -> Result<HashMap<String, (String, &'static [u8])>> {
     struct Manifest {
         pages: Vec<Page>,
     }
-    let manifest: Manifest =
-        serde_json::from_str(SAMPLE_EXPECTED).map_err(|e| Error::Internal(format!("demo-sample/expected.json: {e}")))?;
+    let manifest: Manifest = serde_json::from_str(SAMPLE_EXPECTED)
+        .map_err(|e| Error::Internal(format!("demo-sample/expected.json: {e}")))?;
     let mut pages = HashMap::new();
     for page in manifest.pages {
         let relative = page.file.strip_prefix("site/").unwrap_or(&page.file);
-        let file = SAMPLE_SITE
-            .get_file(relative)
-            .ok_or_else(|| Error::Internal(format!("demo-sample/expected.json names {} but the sample has no such file", page.file)))?;
+        let file = SAMPLE_SITE.get_file(relative).ok_or_else(|| {
+            Error::Internal(format!(
+                "demo-sample/expected.json names {} but the sample has no such file",
+                page.file
+            ))
+        })?;
         pages.insert(page.url, (page.content_type, file.contents()));
     }
     Ok(pages)
 }
 
-fn respond(pages: &HashMap<String, (String, &'static [u8])>, request: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let target = request.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
+fn respond(
+    pages: &HashMap<String, (String, &'static [u8])>,
+    request: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or("/");
     match pages.get(target) {
         Some((content_type, body)) => Response::builder()
             .header("content-type", content_type.as_str())
             .body(Full::new(Bytes::from_static(body)))
             .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))),
         None => {
-            let mut response = Response::new(Full::new(Bytes::from_static(b"<html><body>page not found</body></html>")));
+            let mut response = Response::new(Full::new(Bytes::from_static(
+                b"<html><body>page not found</body></html>",
+            )));
             *response.status_mut() = StatusCode::NOT_FOUND;
             response
         }

@@ -20,7 +20,11 @@ pub struct JsonLinesWriter {
 impl JsonLinesWriter {
     pub fn create(path: &Path) -> Result<Self> {
         let file = File::create(path).map_err(|e| Error::io("create", path, e))?;
-        Ok(JsonLinesWriter { path: path.to_owned(), out: BufWriter::new(file), merged_into: HashMap::new() })
+        Ok(JsonLinesWriter {
+            path: path.to_owned(),
+            out: BufWriter::new(file),
+            merged_into: HashMap::new(),
+        })
     }
 
     pub fn write(&mut self, batch: &SinkBatch<'_>) -> Result<()> {
@@ -34,13 +38,18 @@ impl JsonLinesWriter {
     }
 
     fn write_lead(&mut self, lead: &Lead) -> Result<()> {
-        serde_json::to_writer(&mut self.out, lead).map_err(|e| Error::Internal(format!("serialise lead: {e}")))?;
-        self.out.write_all(b"\n").map_err(|e| Error::io("write", &self.path, e))
+        serde_json::to_writer(&mut self.out, lead)
+            .map_err(|e| Error::Internal(format!("serialise lead: {e}")))?;
+        self.out
+            .write_all(b"\n")
+            .map_err(|e| Error::io("write", &self.path, e))
     }
 
     /// Flushes, and when merges happened, rewrites the file so every line carries its final property id.
     pub fn finish(mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io("write", &self.path, e))?;
+        self.out
+            .flush()
+            .map_err(|e| Error::io("write", &self.path, e))?;
         drop(self.out);
         if self.merged_into.is_empty() {
             return Ok(());
@@ -57,16 +66,26 @@ impl JsonLinesWriter {
         };
         let rewritten = self.path.with_extension("jsonl.tmp");
         {
-            let input = BufReader::new(File::open(&self.path).map_err(|e| Error::io("open", &self.path, e))?);
-            let mut output = BufWriter::new(File::create(&rewritten).map_err(|e| Error::io("create", &rewritten, e))?);
+            let input = BufReader::new(
+                File::open(&self.path).map_err(|e| Error::io("open", &self.path, e))?,
+            );
+            let mut output = BufWriter::new(
+                File::create(&rewritten).map_err(|e| Error::io("create", &rewritten, e))?,
+            );
             for line in input.lines() {
                 let line = line.map_err(|e| Error::io("read", &self.path, e))?;
-                let mut lead: Lead = serde_json::from_str(&line).map_err(|e| Error::Internal(format!("re-read lead: {e}")))?;
+                let mut lead: Lead = serde_json::from_str(&line)
+                    .map_err(|e| Error::Internal(format!("re-read lead: {e}")))?;
                 lead.property_id = final_id(lead.property_id);
-                serde_json::to_writer(&mut output, &lead).map_err(|e| Error::Internal(format!("serialise lead: {e}")))?;
-                output.write_all(b"\n").map_err(|e| Error::io("write", &rewritten, e))?;
+                serde_json::to_writer(&mut output, &lead)
+                    .map_err(|e| Error::Internal(format!("serialise lead: {e}")))?;
+                output
+                    .write_all(b"\n")
+                    .map_err(|e| Error::io("write", &rewritten, e))?;
             }
-            output.flush().map_err(|e| Error::io("write", &rewritten, e))?;
+            output
+                .flush()
+                .map_err(|e| Error::io("write", &rewritten, e))?;
         }
         std::fs::rename(&rewritten, &self.path).map_err(|e| Error::io("rename", &rewritten, e))
     }
@@ -81,18 +100,26 @@ pub struct DeadLetterWriter {
 impl DeadLetterWriter {
     pub fn create(path: &Path) -> Result<Self> {
         let file = File::create(path).map_err(|e| Error::io("create", path, e))?;
-        Ok(DeadLetterWriter { path: path.to_owned(), out: BufWriter::new(file) })
+        Ok(DeadLetterWriter {
+            path: path.to_owned(),
+            out: BufWriter::new(file),
+        })
     }
 
     pub fn write(&mut self, batch: &SinkBatch<'_>) -> Result<()> {
         for (dead, _) in batch.dead_letters {
-            serde_json::to_writer(&mut self.out, dead).map_err(|e| Error::Internal(format!("serialise dead letter: {e}")))?;
-            self.out.write_all(b"\n").map_err(|e| Error::io("write", &self.path, e))?;
+            serde_json::to_writer(&mut self.out, dead)
+                .map_err(|e| Error::Internal(format!("serialise dead letter: {e}")))?;
+            self.out
+                .write_all(b"\n")
+                .map_err(|e| Error::io("write", &self.path, e))?;
         }
         Ok(())
     }
 
     pub fn finish(mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io("write", &self.path, e))
+        self.out
+            .flush()
+            .map_err(|e| Error::io("write", &self.path, e))
     }
 }

@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use aiq_schemas::{fraud_reason_fields, lead_arrow_schema, Lead, PropertyId};
+use aiq_schemas::{Lead, PropertyId, fraud_reason_fields, lead_arrow_schema};
 use arrow_array::builder::{
-    Float32Builder, Float64Builder, ListBuilder, StringBuilder, StructBuilder, TimestampMicrosecondBuilder, UInt16Builder,
-    UInt32Builder, UInt8Builder,
+    Float32Builder, Float64Builder, ListBuilder, StringBuilder, StructBuilder,
+    TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use parquet::arrow::ArrowWriter;
@@ -53,10 +53,13 @@ pub struct LakeWriter {
 impl LakeWriter {
     pub fn open(config: &LakeConfig) -> Result<Self> {
         let root = config.dir.clone();
-        fs::create_dir_all(root.join("_manifest")).map_err(|e| Error::io("create folder", root.join("_manifest"), e))?;
+        fs::create_dir_all(root.join("_manifest"))
+            .map_err(|e| Error::io("create folder", root.join("_manifest"), e))?;
         let mut committed: HashMap<(String, i32), i64> = HashMap::new();
         for entry in read_manifest(&root)? {
-            let next = committed.entry((entry.stream, entry.partition)).or_insert(0);
+            let next = committed
+                .entry((entry.stream, entry.partition))
+                .or_insert(0);
             *next = (*next).max(entry.last_offset + 1);
         }
         Ok(LakeWriter {
@@ -86,7 +89,8 @@ impl LakeWriter {
         if !batch.relabels.is_empty() {
             // Rows still buffered take their final id; rows already written keep theirs (the store's
             // views are always current, and analysts dedupe by the newest row per listing).
-            let merged: HashMap<PropertyId, PropertyId> = batch.relabels.iter().map(|r| (r.from, r.to)).collect();
+            let merged: HashMap<PropertyId, PropertyId> =
+                batch.relabels.iter().map(|r| (r.from, r.to)).collect();
             for (lead, _) in &mut self.buffer {
                 if let Some(to) = merged.get(&lead.property_id) {
                     lead.property_id = *to;
@@ -95,7 +99,11 @@ impl LakeWriter {
         }
         for (lead, position) in batch.leads.iter().zip(batch.lead_positions) {
             let key = (position.stream.to_string(), position.partition);
-            if self.committed.get(&key).is_some_and(|next| position.offset < *next) {
+            if self
+                .committed
+                .get(&key)
+                .is_some_and(|next| position.offset < *next)
+            {
                 continue;
             }
             self.buffer.push((lead.clone(), position.clone()));
@@ -103,7 +111,9 @@ impl LakeWriter {
         if self.buffered_since.is_none() && !self.buffer.is_empty() {
             self.buffered_since = Some(Instant::now());
         }
-        let due = self.buffered_since.is_some_and(|since| since.elapsed() >= self.config.flush_interval);
+        let due = self
+            .buffered_since
+            .is_some_and(|since| since.elapsed() >= self.config.flush_interval);
         if self.buffer.len() >= self.config.rows_per_file.get() || due {
             self.flush()?;
         }
@@ -117,25 +127,44 @@ impl LakeWriter {
         }
         let rows = std::mem::take(&mut self.buffer);
         self.buffered_since = None;
-        let mut groups: BTreeMap<(String, i32, String, String), Vec<(Lead, StreamPosition)>> = BTreeMap::new();
+        let mut groups: BTreeMap<(String, i32, String, String), Vec<(Lead, StreamPosition)>> =
+            BTreeMap::new();
         for (lead, position) in rows {
             let dt = lead.listing.fetched_at.format("%Y-%m-%d").to_string();
-            let state = lead.listing.state_or_province.clone().unwrap_or_else(|| "unknown".to_owned());
-            groups.entry((position.stream.to_string(), position.partition, dt, state)).or_default().push((lead, position));
+            let state = lead
+                .listing
+                .state_or_province
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned());
+            groups
+                .entry((position.stream.to_string(), position.partition, dt, state))
+                .or_default()
+                .push((lead, position));
         }
         let mut entries = Vec::new();
         let mut next_committed = Vec::new();
         for ((stream, partition, dt, state), rows) in groups {
             let first = rows.iter().map(|(_, p)| p.offset).min().unwrap_or_default();
             let last = rows.iter().map(|(_, p)| p.offset).max().unwrap_or_default();
-            let dir = self.root.join("leads").join(format!("dt={dt}")).join(format!("state={state}"));
+            let dir = self
+                .root
+                .join("leads")
+                .join(format!("dt={dt}"))
+                .join(format!("state={state}"));
             fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", &dir, e))?;
-            let name = format!("part-{}-{partition}-{first:012}-{last:012}.parquet", sanitize(&stream));
+            let name = format!(
+                "part-{}-{partition}-{first:012}-{last:012}.parquet",
+                sanitize(&stream)
+            );
             let path = dir.join(&name);
             let leads: Vec<&Lead> = rows.iter().map(|(lead, _)| lead).collect();
             write_parquet_atomically(&path, &leads, self.config.row_group_rows.get())?;
             entries.push(ManifestEntry {
-                path: path.strip_prefix(&self.root).unwrap_or(&path).to_string_lossy().into_owned(),
+                path: path
+                    .strip_prefix(&self.root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned(),
                 stream: stream.clone(),
                 partition,
                 first_offset: first,
@@ -156,7 +185,16 @@ impl LakeWriter {
 }
 
 fn sanitize(stream: &str) -> String {
-    stream.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' }).collect()
+    stream
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn manifest_path(root: &Path) -> PathBuf {
@@ -171,18 +209,26 @@ pub fn read_manifest(root: &Path) -> Result<Vec<ManifestEntry>> {
         Err(e) => return Err(Error::io("read", path, e)),
     };
     // A torn last line (crash while appending) is ignored: its file is rewritten on restart.
-    Ok(text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect())
+    Ok(text
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect())
 }
 
 fn append_manifest(root: &Path, entries: &[ManifestEntry]) -> Result<()> {
     let path = manifest_path(root);
-    let mut file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| Error::io("open", &path, e))?;
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| Error::io("open", &path, e))?;
     let mut text = String::new();
     for entry in entries {
         text.push_str(&serde_json::to_string(entry).map_err(|e| Error::Internal(e.to_string()))?);
         text.push('\n');
     }
-    file.write_all(text.as_bytes()).map_err(|e| Error::io("write", &path, e))?;
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::io("write", &path, e))?;
     file.sync_data().map_err(|e| Error::io("sync", &path, e))
 }
 
@@ -242,7 +288,10 @@ pub fn leads_to_record_batch(leads: &[&Lead]) -> Result<RecordBatch> {
         Arc::new(b.finish())
     };
     let property_ids: Vec<String> = leads.iter().map(|l| l.property_id.to_string()).collect();
-    let h3_cells: Vec<Option<String>> = leads.iter().map(|l| l.listing.h3_cell.map(|c| c.to_string())).collect();
+    let h3_cells: Vec<Option<String>> = leads
+        .iter()
+        .map(|l| l.listing.h3_cell.map(|c| c.to_string()))
+        .collect();
     let mut bedrooms = UInt8Builder::with_capacity(n);
     let mut versions = UInt16Builder::with_capacity(n);
     let mut reasons = ListBuilder::new(StructBuilder::from_fields(fraud_reason_fields(), n));
@@ -251,9 +300,18 @@ pub fn leads_to_record_batch(leads: &[&Lead]) -> Result<RecordBatch> {
         versions.append_value(lead.schema_version);
         let items = reasons.values();
         for reason in &lead.fraud_reasons {
-            items.field_builder::<StringBuilder>(0).expect("code is utf8").append_value(reason.code.as_str());
-            items.field_builder::<Float32Builder>(1).expect("contribution is f32").append_value(reason.contribution);
-            items.field_builder::<StringBuilder>(2).expect("detail is utf8").append_value(&reason.detail);
+            items
+                .field_builder::<StringBuilder>(0)
+                .expect("code is utf8")
+                .append_value(reason.code.as_str());
+            items
+                .field_builder::<Float32Builder>(1)
+                .expect("contribution is f32")
+                .append_value(reason.contribution);
+            items
+                .field_builder::<StringBuilder>(2)
+                .expect("detail is utf8")
+                .append_value(&reason.detail);
             items.append(true);
         }
         reasons.append(true);
@@ -312,4 +370,3 @@ pub fn leads_to_record_batch(leads: &[&Lead]) -> Result<RecordBatch> {
     ];
     Ok(RecordBatch::try_new(lead_arrow_schema(), columns)?)
 }
-

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use aiq_schemas::migrations::{Migration, SQLITE};
 use aiq_schemas::{DeadLetter, Lead, PropertyId};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 use tracing::instrument;
 
@@ -23,13 +25,17 @@ pub enum Store {
 impl Store {
     pub async fn open(url: &str, max_connections: usize) -> Result<Store> {
         if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(SqliteStore::open(url, max_connections).await?))
+            Ok(Store::Sqlite(
+                SqliteStore::open(url, max_connections).await?,
+            ))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Err(Error::Config(
                 "store.url postgres:// is not available in this build yet: the Postgres sink is tracked in the streaming issue; use sqlite://".into(),
             ))
         } else {
-            Err(Error::Config(format!("store.url `{url}` must start with sqlite:// or postgres://")))
+            Err(Error::Config(format!(
+                "store.url `{url}` must start with sqlite:// or postgres://"
+            )))
         }
     }
 
@@ -66,10 +72,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        if let Some(parent) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+        if let Some(parent) = options
+            .get_filename()
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent, e))?;
         }
-        let pool = SqlitePoolOptions::new().max_connections(max_connections.max(1) as u32).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1) as u32)
+            .connect_with(options)
+            .await?;
         let store = SqliteStore { pool };
         store.migrate(SQLITE).await?;
         Ok(store)
@@ -84,10 +97,11 @@ impl SqliteStore {
             .execute(&self.pool)
             .await?;
         for migration in migrations {
-            let applied: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
-                .bind(migration.version)
-                .fetch_optional(&self.pool)
-                .await?;
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = ?")
+                    .bind(migration.version)
+                    .fetch_optional(&self.pool)
+                    .await?;
             if applied.is_some() {
                 continue;
             }
@@ -95,26 +109,35 @@ impl SqliteStore {
             sqlx::raw_sql(migration.sql)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| Error::Migrate(format!("{}-{}: {e}", migration.version, migration.name)))?;
-            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
-                .bind(migration.version)
-                .bind(migration.name)
-                .bind(chrono::Utc::now())
-                .execute(&mut *tx)
-                .await?;
+                .map_err(|e| {
+                    Error::Migrate(format!("{}-{}: {e}", migration.version, migration.name))
+                })?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            )
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(chrono::Utc::now())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
         }
         Ok(())
     }
 
     async fn committed_offsets(&self, consumer: &str) -> Result<Offsets> {
-        let rows = sqlx::query("SELECT stream, stream_partition, next_offset FROM sink_offsets WHERE consumer = ?")
-            .bind(consumer)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT stream, stream_partition, next_offset FROM sink_offsets WHERE consumer = ?",
+        )
+        .bind(consumer)
+        .fetch_all(&self.pool)
+        .await?;
         let mut offsets = Offsets::default();
         for row in rows {
-            offsets.insert((row.try_get::<String, _>(0)?, row.try_get::<i32, _>(1)?), row.try_get::<i64, _>(2)?);
+            offsets.insert(
+                (row.try_get::<String, _>(0)?, row.try_get::<i32, _>(1)?),
+                row.try_get::<i64, _>(2)?,
+            );
         }
         Ok(offsets)
     }
@@ -164,7 +187,10 @@ impl SqliteStore {
 /// Text that sorts like the survivorship rule (completeness, then fetch time, then ids).
 fn survivor_rank(lead: &Lead) -> String {
     let (completeness, fetched_at, source, id) = lead.survivorship_key();
-    format!("{completeness:04}|{}|{source}|{id}", fetched_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    format!(
+        "{completeness:04}|{}|{source}|{id}",
+        fetched_at.format("%Y-%m-%dT%H:%M:%S%.6fZ")
+    )
 }
 
 async fn upsert_listing(tx: &mut Transaction<'_, Sqlite>, lead: &Lead) -> Result<()> {
@@ -236,7 +262,10 @@ async fn upsert_listing(tx: &mut Transaction<'_, Sqlite>, lead: &Lead) -> Result
 /// many listings and which sources describe it. A property left with no listings loses its row.
 async fn refresh_lead(tx: &mut Transaction<'_, Sqlite>, property_id: PropertyId) -> Result<()> {
     let id = property_id.as_i64();
-    sqlx::query("DELETE FROM leads WHERE property_id = ?").bind(id).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM leads WHERE property_id = ?")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query(
         "INSERT INTO leads
          SELECT property_id, source, source_listing_id, url, fetched_at, listing_kind, property_type, list_price,
@@ -258,7 +287,11 @@ async fn refresh_lead(tx: &mut Transaction<'_, Sqlite>, property_id: PropertyId)
     Ok(())
 }
 
-async fn insert_dead_letter(tx: &mut Transaction<'_, Sqlite>, dead: &DeadLetter, position: &super::StreamPosition) -> Result<()> {
+async fn insert_dead_letter(
+    tx: &mut Transaction<'_, Sqlite>,
+    dead: &DeadLetter,
+    position: &super::StreamPosition,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO dead_letters (stage, reason_code, reason_detail, source, source_listing_id, reference, original,
             rejected_at, schema_version, stream, stream_partition, stream_offset)
@@ -298,13 +331,24 @@ impl Store {
                 let one = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).fetch_one(&s.pool);
                 let listings = one("SELECT COUNT(*) FROM listings").await?;
                 let leads = one("SELECT COUNT(*) FROM leads").await?;
-                let quarantined_leads = one("SELECT COUNT(*) FROM leads WHERE status = 'quarantined'").await?;
-                let rows = sqlx::query("SELECT reason_code, COUNT(*) FROM dead_letters GROUP BY reason_code").fetch_all(&s.pool).await?;
+                let quarantined_leads =
+                    one("SELECT COUNT(*) FROM leads WHERE status = 'quarantined'").await?;
+                let rows = sqlx::query(
+                    "SELECT reason_code, COUNT(*) FROM dead_letters GROUP BY reason_code",
+                )
+                .fetch_all(&s.pool)
+                .await?;
                 let mut dead_letters_by_reason = HashMap::new();
                 for row in rows {
-                    dead_letters_by_reason.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
+                    dead_letters_by_reason
+                        .insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
                 }
-                Ok(StoreCounts { listings, leads, quarantined_leads, dead_letters_by_reason })
+                Ok(StoreCounts {
+                    listings,
+                    leads,
+                    quarantined_leads,
+                    dead_letters_by_reason,
+                })
             }
         }
     }
