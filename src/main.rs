@@ -8,10 +8,10 @@ use aiq_connectors::craigslist;
 use aiq_connectors::decode::decode_html;
 use aiq_connectors::detect::detect_site;
 use aiq_jobs::config::Config;
-use aiq_jobs::demo::{run_demo, DemoOptions};
+use aiq_jobs::demo::{DemoOptions, run_demo};
 use aiq_jobs::file::run_file_pipeline;
 use aiq_schemas::Source;
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -21,14 +21,26 @@ use tracing_subscriber::EnvFilter;
 /// then the file given with --config, then AIQ__SECTION__KEY environment variables
 /// (for example AIQ__STORE__URL=sqlite://data/aiqleads.db).
 #[derive(Parser)]
-#[command(name = "aiqleads", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "aiqleads",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
 struct Cli {
     /// TOML configuration file (see README: Configuration).
     #[arg(long, global = true, env = "AIQ_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
 
     /// Log filter, e.g. `info`, `debug`, `aiq_jobs=debug`. Logs go to standard error.
-    #[arg(long, global = true, env = "AIQ_LOG", default_value = "warn", value_name = "FILTER")]
+    #[arg(
+        long,
+        global = true,
+        env = "AIQ_LOG",
+        default_value = "warn",
+        value_name = "FILTER"
+    )]
     log: String,
 
     #[command(subcommand)]
@@ -100,15 +112,27 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Demo { data_dir, max_pages, no_progress } => {
+        Command::Demo {
+            data_dir,
+            max_pages,
+            no_progress,
+        } => {
             let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
-            let options = DemoOptions { data_dir, max_pages, show_progress: !no_progress };
+            let options = DemoOptions {
+                data_dir,
+                max_pages,
+                show_progress: !no_progress,
+            };
             let summary = runtime.block_on(run_demo(config, options))?;
             println!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse { site, url, file } => parse_page(site, url, &file),
-        Command::Pipeline { input, out, overwrite } => {
+        Command::Pipeline {
+            input,
+            out,
+            overwrite,
+        } => {
             let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
             let summary = runtime.block_on(run_file_pipeline(config, &input, &out, overwrite))?;
             let run = &summary.run;
@@ -124,7 +148,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             eprintln!("leads: {}", summary.leads_file.display());
             eprintln!("dead letters: {}", summary.dead_letters_file.display());
-            eprintln!("parquet: {} ({} files)", summary.lake_dir.display(), summary.lake_files);
+            eprintln!(
+                "parquet: {} ({} files)",
+                summary.lake_dir.display(),
+                summary.lake_files
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -148,7 +176,10 @@ fn parse_page(site: SiteArg, url: Option<String>, file: &Path) -> anyhow::Result
         },
     };
     if source != Source::Craigslist {
-        bail!("{}: a {source} page; aiqleads parses Craigslist pages so far (other sites arrive with their connectors)", file.display());
+        bail!(
+            "{}: a {source} page; aiqleads parses Craigslist pages so far (other sites arrive with their connectors)",
+            file.display()
+        );
     }
     let now = chrono::Utc::now();
     let page = match craigslist::parse_page(&html, &url, now) {
@@ -169,13 +200,20 @@ fn parse_page(site: SiteArg, url: Option<String>, file: &Path) -> anyhow::Result
             }
             Err(reason) => {
                 rejected += 1;
-                eprintln!("{}: listing {} rejected: {reason}", file.display(), raw.source_listing_id.as_deref().unwrap_or("?"));
+                eprintln!(
+                    "{}: listing {} rejected: {reason}",
+                    file.display(),
+                    raw.source_listing_id.as_deref().unwrap_or("?")
+                );
             }
         }
     }
     out.flush()?;
     if page.listings.is_empty() || rejected == page.listings.len() {
-        eprintln!("{}: no listing could be read from this page", file.display());
+        eprintln!(
+            "{}: no listing could be read from this page",
+            file.display()
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

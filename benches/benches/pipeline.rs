@@ -7,12 +7,13 @@ use std::hint::black_box;
 use aiq_benches::{fetched_at, shared_tables_dir, table_listings, workload};
 use aiq_pipeline::normalise::normalise;
 use aiq_pipeline::{LeadPipeline, PipelineConfig, Stage};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const LISTINGS: usize = 100_000;
 
 fn pipeline(c: &mut Criterion) {
-    let tables = table_listings(&shared_tables_dir()).expect("the shared tables are readable (is ../shared beside the repo?)");
+    let tables = table_listings(&shared_tables_dir())
+        .expect("the shared tables are readable (is ../shared beside the repo?)");
     let raw = workload(&tables, LISTINGS);
     let now = fetched_at() + chrono::Duration::days(1);
     let config = PipelineConfig::default();

@@ -18,25 +18,43 @@ pub fn shared_tables_dir() -> PathBuf {
 
 /// A fixed fetch time, so workloads are identical run to run.
 pub fn fetched_at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2022, 8, 1, 12, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2022, 8, 1, 12, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 type Row = BTreeMap<String, String>;
 
 fn read_rows(path: &Path) -> Result<Vec<Row>, String> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let headers: Vec<String> =
-        reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.iter().map(|h| h.trim_start_matches('\u{feff}').to_owned()).collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+        .collect();
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| format!("{}: {e}", path.display()))?;
-        rows.push(headers.iter().cloned().zip(record.iter().map(str::to_owned)).collect());
+        rows.push(
+            headers
+                .iter()
+                .cloned()
+                .zip(record.iter().map(str::to_owned))
+                .collect(),
+        );
     }
     Ok(rows)
 }
 
 fn text(row: &Row, column: &str) -> Option<String> {
-    row.get(column).map(|v| v.trim()).filter(|v| !v.is_empty() && *v != "NA").map(str::to_owned)
+    row.get(column)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty() && *v != "NA")
+        .map(str::to_owned)
 }
 
 fn listing(source: &str, id: String, url: String) -> RawListing {
@@ -54,7 +72,11 @@ fn craigslist(rows: &[Row]) -> Vec<RawListing> {
     rows.iter()
         .filter_map(|row| {
             let id = text(row, "post_id")?;
-            let mut raw = listing("craigslist", id.clone(), text(row, "url").unwrap_or_else(|| format!("https://craigslist.org/{id}.html")));
+            let mut raw = listing(
+                "craigslist",
+                id.clone(),
+                text(row, "url").unwrap_or_else(|| format!("https://craigslist.org/{id}.html")),
+            );
             raw.listing_kind = Some("apa".into());
             raw.title = text(row, "title");
             raw.list_price = text(row, "price").map(|p| format!("${p}"));
@@ -77,7 +99,11 @@ fn king_county(rows: &[Row]) -> Vec<RawListing> {
     rows.iter()
         .filter_map(|row| {
             let id = text(row, "id")?;
-            let mut raw = listing("file", format!("kc-{id}"), format!("file://kc_house_sales/{id}"));
+            let mut raw = listing(
+                "file",
+                format!("kc-{id}"),
+                format!("file://kc_house_sales/{id}"),
+            );
             raw.listing_kind = Some("sale".into());
             raw.property_type = Some("house".into());
             raw.list_price = text(row, "price");
@@ -99,7 +125,11 @@ fn realtor(rows: &[Row], prefix: &str) -> Vec<RawListing> {
     rows.iter()
         .enumerate()
         .map(|(index, row)| {
-            let mut raw = listing("realtor", format!("{prefix}-{index}"), format!("https://www.realtor.com/{prefix}/{index}"));
+            let mut raw = listing(
+                "realtor",
+                format!("{prefix}-{index}"),
+                format!("https://www.realtor.com/{prefix}/{index}"),
+            );
             raw.listing_kind = text(row, "status");
             raw.list_price = text(row, "price");
             raw.bedrooms_total = text(row, "bed");
@@ -107,7 +137,8 @@ fn realtor(rows: &[Row], prefix: &str) -> Vec<RawListing> {
             raw.living_area_sqft = text(row, "house_size");
             raw.city = text(row, "city");
             raw.state_or_province = text(row, "state");
-            raw.postal_code = text(row, "zip_code").map(|zip| format!("{:0>5}", zip.trim_end_matches(".0")));
+            raw.postal_code =
+                text(row, "zip_code").map(|zip| format!("{:0>5}", zip.trim_end_matches(".0")));
             raw
         })
         .collect()
@@ -138,12 +169,24 @@ fn fsbo(rows: &[Row]) -> Vec<RawListing> {
 pub fn table_listings(dir: &Path) -> Result<Vec<RawListing>, String> {
     let mut all = Vec::new();
     for region in ["dallas", "hartford", "muncie", "providence", "sanmarcos"] {
-        all.extend(craigslist(&read_rows(&dir.join(format!("craigslist_housing_2022_{region}.csv")))?));
+        all.extend(craigslist(&read_rows(
+            &dir.join(format!("craigslist_housing_2022_{region}.csv")),
+        )?));
     }
-    all.extend(king_county(&read_rows(&dir.join("kc_house_sales_2014_2015.csv"))?));
-    all.extend(realtor(&read_rows(&dir.join("realtor_usa_real_estate_old_schema_puerto_rico.csv"))?, "pr-old"));
-    all.extend(realtor(&read_rows(&dir.join("realtor_usa_real_estate_sample_new_schema.csv"))?, "pr-new"));
-    all.extend(fsbo(&read_rows(&dir.join("fsbo_forsalebyowner_2023_ca.csv"))?));
+    all.extend(king_county(&read_rows(
+        &dir.join("kc_house_sales_2014_2015.csv"),
+    )?));
+    all.extend(realtor(
+        &read_rows(&dir.join("realtor_usa_real_estate_old_schema_puerto_rico.csv"))?,
+        "pr-old",
+    ));
+    all.extend(realtor(
+        &read_rows(&dir.join("realtor_usa_real_estate_sample_new_schema.csv"))?,
+        "pr-new",
+    ));
+    all.extend(fsbo(&read_rows(
+        &dir.join("fsbo_forsalebyowner_2023_ca.csv"),
+    )?));
     Ok(all)
 }
 
@@ -163,8 +206,14 @@ pub fn workload(tables: &[RawListing], count: usize) -> Vec<RawListing> {
                 // Deterministic price nudge of -3%..+3% per repost.
                 let nudge = 1.0 + (((index * 7 + round * 13) % 7) as f64 - 3.0) / 100.0;
                 copy.list_price = copy.list_price.map(|p| {
-                    let digits: String = p.chars().filter(|c| c.is_ascii_digit() || *c == '.').collect();
-                    digits.parse::<f64>().map(|v| format!("${:.0}", v * nudge)).unwrap_or(p)
+                    let digits: String = p
+                        .chars()
+                        .filter(|c| c.is_ascii_digit() || *c == '.')
+                        .collect();
+                    digits
+                        .parse::<f64>()
+                        .map(|v| format!("${:.0}", v * nudge))
+                        .unwrap_or(p)
                 });
             }
             out.push(copy);

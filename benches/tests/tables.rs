@@ -8,6 +8,9 @@ fn every_shared_table_row_becomes_a_raw_listing() {
     assert!(tables.iter().all(|raw| raw.source_listing_id.is_some()));
     let work = workload(&tables, 100_000);
     assert_eq!(work.len(), 100_000);
-    let ids: std::collections::HashSet<_> = work.iter().map(|r| (r.source.clone(), r.source_listing_id.clone())).collect();
+    let ids: std::collections::HashSet<_> = work
+        .iter()
+        .map(|r| (r.source.clone(), r.source_listing_id.clone()))
+        .collect();
     assert_eq!(ids.len(), 100_000, "reposts get new ids");
 }

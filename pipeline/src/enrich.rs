@@ -35,9 +35,15 @@ pub struct PipelineConfig {
 
 impl PipelineConfig {
     pub fn validate(&self) -> Result<(), String> {
-        self.dedupe.validate().map_err(|e| format!("pipeline.dedupe: {e}"))?;
-        self.fraud.validate().map_err(|e| format!("pipeline.fraud: {e}"))?;
-        self.pricing.validate().map_err(|e| format!("pipeline.pricing: {e}"))?;
+        self.dedupe
+            .validate()
+            .map_err(|e| format!("pipeline.dedupe: {e}"))?;
+        self.fraud
+            .validate()
+            .map_err(|e| format!("pipeline.fraud: {e}"))?;
+        self.pricing
+            .validate()
+            .map_err(|e| format!("pipeline.pricing: {e}"))?;
         Ok(())
     }
 }
@@ -72,8 +78,14 @@ impl LeadPipeline {
     pub fn enrich(&mut self, listing: Listing, now: DateTime<Utc>) -> Enriched {
         let assignment = self.deduper.assign(&listing);
         let fraud = self.fraud.assess(&listing, assignment.property_id);
-        let priced = self.pricer.price(&listing, &fraud, !assignment.joined_existing, now);
-        let status = if fraud.score >= self.fraud.quarantine_threshold() { LeadStatus::Quarantined } else { LeadStatus::Active };
+        let priced = self
+            .pricer
+            .price(&listing, &fraud, !assignment.joined_existing, now);
+        let status = if fraud.score >= self.fraud.quarantine_threshold() {
+            LeadStatus::Quarantined
+        } else {
+            LeadStatus::Active
+        };
         Enriched {
             lead: Lead {
                 listing,
