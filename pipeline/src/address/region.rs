@@ -2,14 +2,14 @@
 
 use super::street::unit_designator;
 use super::tables::STATES;
-use crate::normalise::text::{fold_key, lookup};
+use crate::normalise::text::fold_key;
 
 /// Two-letter USPS code for a state, DC, territory or military "state", or a Canadian province:
 /// `"Massachusetts"`, `"mass."`, `"MA"`, `"ma"`, `"District of Columbia"`, `"Puerto Rico"`, `"W. Va."`.
 /// Anything else is `None`.
 pub fn state_code(text: &str) -> Option<&'static str> {
     let mut buf = [0u8; 40];
-    lookup(STATES, fold_key(text, &mut buf, false)?)
+    STATES.get(fold_key(text, &mut buf, false)?)
 }
 
 /// Five-digit ZIP code from `"02134"`, `"02134-1234"`, `"02134 1234"` or `"021341234"`.

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::tables::STREET_SUFFIXES;
-use crate::normalise::text::{fold_key, lookup, push_title_word, push_upper_word};
+use crate::normalise::text::{KeyTable, fold_key, push_title_word, push_upper_word};
 
 /// A delivery line in USPS standard form. Every text part is already canonical (title case,
 /// standard abbreviations, no periods or commas), so [`NormalisedStreet::display`] only joins them.
@@ -30,13 +30,20 @@ pub struct NormalisedStreet {
 impl NormalisedStreet {
     /// The standard one-line form: `123 N Main St Apt 4B`.
     pub fn display(&self) -> String {
-        self.to_string()
+        let parts = self.parts();
+        let length = parts.iter().flatten().map(|part| part.len() + 1).sum();
+        let mut out = String::with_capacity(length);
+        for part in parts.into_iter().flatten() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(part);
+        }
+        out
     }
-}
 
-impl fmt::Display for NormalisedStreet {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts = [
+    fn parts(&self) -> [Option<&str>; 7] {
+        [
             self.number.as_deref(),
             self.pre_directional,
             Some(self.name.as_str()),
@@ -44,16 +51,13 @@ impl fmt::Display for NormalisedStreet {
             self.post_directional,
             self.unit_designator,
             self.unit_number.as_deref(),
-        ];
-        let mut first = true;
-        for part in parts.into_iter().flatten() {
-            if !first {
-                f.write_str(" ")?;
-            }
-            f.write_str(part)?;
-            first = false;
-        }
-        Ok(())
+        ]
+    }
+}
+
+impl fmt::Display for NormalisedStreet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.display())
     }
 }
 
@@ -211,10 +215,47 @@ fn tokenize<'a>(line: &'a str, tokens: &mut [&'a str; MAX_TOKENS]) -> usize {
         }
     };
     let mut start = None;
-    for (offset, c) in line.char_indices() {
-        let single = matches!(c, '#' | '@' | '&');
-        let separator =
-            c.is_whitespace() || c.is_control() || ",;:()[]{}\"!?*<>|\\=+_~`^$%".contains(c);
+    let bytes = line.as_bytes();
+    let mut offset = 0;
+    while offset < bytes.len() {
+        // Classify ASCII (the common case) by byte; decode only non-ASCII characters.
+        let byte = bytes[offset];
+        let (single, separator, width) = if byte.is_ascii() {
+            let single = matches!(byte, b'#' | b'@' | b'&');
+            let separator = byte.is_ascii_whitespace()
+                || byte.is_ascii_control()
+                || matches!(
+                    byte,
+                    b',' | b';'
+                        | b':'
+                        | b'('
+                        | b')'
+                        | b'['
+                        | b']'
+                        | b'{'
+                        | b'}'
+                        | b'"'
+                        | b'!'
+                        | b'?'
+                        | b'*'
+                        | b'<'
+                        | b'>'
+                        | b'|'
+                        | b'\\'
+                        | b'='
+                        | b'+'
+                        | b'_'
+                        | b'~'
+                        | b'`'
+                        | b'^'
+                        | b'$'
+                        | b'%'
+                );
+            (single, separator, 1)
+        } else {
+            let c = line[offset..].chars().next().unwrap_or(' ');
+            (false, c.is_whitespace() || c.is_control(), c.len_utf8())
+        };
         if single || separator {
             if let Some(begin) = start.take() {
                 push(&line[begin..offset]);
@@ -225,6 +266,7 @@ fn tokenize<'a>(line: &'a str, tokens: &mut [&'a str; MAX_TOKENS]) -> usize {
         } else if start.is_none() {
             start = Some(offset);
         }
+        offset += width;
     }
     if let Some(begin) = start {
         push(&line[begin..]);
@@ -366,27 +408,30 @@ fn is_cross_street_word(token: &str) -> bool {
         .any(|word| token.eq_ignore_ascii_case(word))
 }
 
-fn folded<'b>(token: &str, buf: &'b mut [u8; 16]) -> Option<&'b str> {
+fn folded<'b>(token: &str, buf: &'b mut [u8; 16]) -> Option<&'b [u8]> {
     fold_key(token, buf, false)
 }
 
 pub(crate) fn street_suffix(token: &str) -> Option<&'static str> {
     let mut buf = [0u8; 16];
-    lookup(STREET_SUFFIXES, folded(token, &mut buf)?)
+    STREET_SUFFIXES.get(folded(token, &mut buf)?)
 }
 
 fn directional(token: &str) -> Option<&'static str> {
     let mut buf = [0u8; 16];
-    lookup(DIRECTIONALS, folded(token, &mut buf)?)
+    DIRECTIONALS.get(folded(token, &mut buf)?)
 }
 
 /// Unit designator spelling -> (USPS abbreviation, whether a number must follow).
 pub(crate) fn unit_designator(token: &str) -> Option<(&'static str, bool)> {
     let mut buf = [0u8; 16];
-    lookup(UNIT_DESIGNATORS, folded(token, &mut buf)?)
+    UNIT_DESIGNATORS.get(folded(token, &mut buf)?)
 }
 
-const DIRECTIONALS: &[(&str, &str)] = &[
+static DIRECTIONALS: KeyTable<&str, { DIRECTIONAL_ENTRIES.len() }> =
+    KeyTable::new(DIRECTIONAL_ENTRIES);
+
+const DIRECTIONAL_ENTRIES: &[(&str, &str)] = &[
     ("e", "E"),
     ("east", "E"),
     ("n", "N"),
@@ -405,8 +450,11 @@ const DIRECTIONALS: &[(&str, &str)] = &[
     ("west", "W"),
 ];
 
+static UNIT_DESIGNATORS: KeyTable<(&str, bool), { UNIT_DESIGNATOR_ENTRIES.len() }> =
+    KeyTable::new(UNIT_DESIGNATOR_ENTRIES);
+
 /// Secondary unit designators (Publication 28 Appendix C2) and common spellings.
-const UNIT_DESIGNATORS: &[(&str, (&str, bool))] = &[
+const UNIT_DESIGNATOR_ENTRIES: &[(&str, (&str, bool))] = &[
     ("apartment", ("Apt", true)),
     ("apt", ("Apt", true)),
     ("basement", ("Bsmt", false)),
@@ -453,6 +501,7 @@ const UNIT_DESIGNATORS: &[(&str, (&str, bool))] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::address::state_code;
     use crate::address::tables::STATES;
 
     fn street(line: &str) -> String {
@@ -462,20 +511,18 @@ mod tests {
     }
 
     #[test]
-    fn tables_are_sorted_and_standard_forms_map_to_themselves() {
-        for table in [STREET_SUFFIXES, DIRECTIONALS, STATES] {
-            assert!(table.windows(2).all(|pair| pair[0].0 < pair[1].0));
-        }
-        assert!(
-            UNIT_DESIGNATORS
-                .windows(2)
-                .all(|pair| pair[0].0 < pair[1].0)
-        );
-        for (_, standard) in STREET_SUFFIXES {
+    fn standard_forms_map_to_themselves() {
+        for (_, standard) in STREET_SUFFIXES.entries() {
             assert_eq!(street_suffix(standard), Some(*standard), "{standard}");
         }
-        for (_, (designator, _)) in UNIT_DESIGNATORS {
+        for (_, (designator, _)) in UNIT_DESIGNATORS.entries() {
             assert!(unit_designator(designator).is_some(), "{designator}");
+        }
+        for (_, direction) in DIRECTIONALS.entries() {
+            assert_eq!(directional(direction), Some(*direction), "{direction}");
+        }
+        for (_, code) in STATES.entries() {
+            assert_eq!(state_code(code), Some(*code), "{code}");
         }
     }
 

@@ -1,9 +1,16 @@
-//! Lookup tables from USPS Publication 28 (Postal Addressing Standards), as sorted arrays searched
-//! by binary search. Keys are lower case with periods removed; a unit test checks the order.
+//! Lookup tables from USPS Publication 28 (Postal Addressing Standards). Keys are lower case with
+//! periods and spaces removed, sorted (the build fails otherwise, see `KeyTable`).
+
+use crate::normalise::text::KeyTable;
+
+pub(crate) static STREET_SUFFIXES: KeyTable<&str, { STREET_SUFFIX_ENTRIES.len() }> =
+    KeyTable::new(STREET_SUFFIX_ENTRIES);
+
+pub(crate) static STATES: KeyTable<&str, { STATE_ENTRIES.len() }> = KeyTable::new(STATE_ENTRIES);
 
 /// Street suffixes (Appendix C1): every common spelling, and each standard abbreviation itself,
 /// mapped to the standard abbreviation in title case (`avenue`, `av`, `aven` -> `Ave`).
-pub(crate) const STREET_SUFFIXES: &[(&str, &str)] = &[
+const STREET_SUFFIX_ENTRIES: &[(&str, &str)] = &[
     ("allee", "Aly"),
     ("alley", "Aly"),
     ("ally", "Aly"),
@@ -560,7 +567,7 @@ pub(crate) const STREET_SUFFIXES: &[(&str, &str)] = &[
 /// State, district, territory and military "state" names and abbreviations (USPS two-letter codes),
 /// plus the Canadian provinces (`state_or_province` also holds them; their codes never collide with
 /// US ones). Keys have spaces and periods removed: `newyork`, `wva`, `mass`.
-pub(crate) const STATES: &[(&str, &str)] = &[
+const STATE_ENTRIES: &[(&str, &str)] = &[
     ("aa", "AA"),
     ("ab", "AB"),
     ("ae", "AE"),

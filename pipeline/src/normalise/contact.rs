@@ -72,7 +72,14 @@ pub fn normalise_email(text: &str) -> Option<String> {
         return None;
     }
     let (local, domain) = trimmed.split_once('@')?;
-    let forbidden = |c: char| c.is_whitespace() || c.is_control() || "@<>()[]\\,;:\"".contains(c);
+    let forbidden = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(
+                c,
+                '@' | '<' | '>' | '(' | ')' | '[' | ']' | '\\' | ',' | ';' | ':' | '"'
+            )
+    };
     let labels_ok =
         domain.split('.').count() >= 2 && domain.split('.').all(|label| !label.is_empty());
     if local.is_empty() || !labels_ok || local.contains(forbidden) || domain.contains(forbidden) {

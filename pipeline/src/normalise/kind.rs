@@ -2,11 +2,11 @@
 
 use aiq_schemas::ListingKind;
 
-use super::text::{fold_key, lookup};
+use super::text::{KeyTable, fold_key};
 
 /// Known spellings of a listing kind, folded (lower case, separators as one space) and sorted.
 /// Covers RESO property types, Zillow/Realtor statuses and Craigslist category codes.
-const LISTING_KINDS: &[(&str, ListingKind)] = &[
+const LISTING_KIND_ENTRIES: &[(&str, ListingKind)] = &[
     ("active rental", ListingKind::Rent),
     ("apa", ListingKind::Rent),
     ("auction", ListingKind::Sale),
@@ -57,12 +57,15 @@ const LISTING_KINDS: &[(&str, ListingKind)] = &[
     ("vac", ListingKind::Rent),
 ];
 
+static LISTING_KINDS: KeyTable<ListingKind, { LISTING_KIND_ENTRIES.len() }> =
+    KeyTable::new(LISTING_KIND_ENTRIES);
+
 /// Listing kind from a site's own words: `"rent"`, `"FOR_RENT"`, `"apa"` (Craigslist apartments),
 /// `"Residential Lease"`, `"for_sale"`, `"reb"`/`"reo"`, `"Residential"`, `"sold"`... Unknown text is
 /// `None` (the caller may then infer the kind from the price or the URL).
 pub fn parse_listing_kind(text: &str) -> Option<ListingKind> {
     let mut buf = [0u8; 32];
-    lookup(LISTING_KINDS, fold_key(text, &mut buf, true)?)
+    LISTING_KINDS.get(fold_key(text, &mut buf, true)?)
 }
 
 /// Listing kind from a Craigslist URL's category (`https://boston.craigslist.org/gbs/apa/d/...`).
@@ -82,7 +85,7 @@ pub fn listing_kind_from_url(url: &str) -> Option<ListingKind> {
 }
 
 /// Known spellings of a property type, folded and sorted, mapped to the schema's vocabulary.
-const PROPERTY_TYPES: &[(&str, &str)] = &[
+const PROPERTY_TYPE_ENTRIES: &[(&str, &str)] = &[
     ("acreage", "land"),
     ("apartment", "apartment"),
     ("apartments", "apartment"),
@@ -150,24 +153,21 @@ const PROPERTY_TYPES: &[(&str, &str)] = &[
     ("vacant land", "land"),
 ];
 
+static PROPERTY_TYPES: KeyTable<&str, { PROPERTY_TYPE_ENTRIES.len() }> =
+    KeyTable::new(PROPERTY_TYPE_ENTRIES);
+
 /// Property type in the schema's lower-case vocabulary (`apartment`, `house`, `condo`, `townhouse`,
 /// `multi_family`, `manufactured`, `land`, `room`, `other`) from site words: `"SINGLE_FAMILY"`,
 /// `"Condominium"`, `"duplex"`, `"townhome"`, `"lot"`... `"other"` is for types known to be none of
 /// the above (farm, commercial, parking); text not recognised at all is `None`.
 pub fn parse_property_type(text: &str) -> Option<&'static str> {
     let mut buf = [0u8; 40];
-    lookup(PROPERTY_TYPES, fold_key(text, &mut buf, true)?)
+    PROPERTY_TYPES.get(fold_key(text, &mut buf, true)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tables_are_sorted_for_binary_search() {
-        assert!(LISTING_KINDS.windows(2).all(|pair| pair[0].0 < pair[1].0));
-        assert!(PROPERTY_TYPES.windows(2).all(|pair| pair[0].0 < pair[1].0));
-    }
 
     #[test]
     fn listing_kinds() {

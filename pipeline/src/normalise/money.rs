@@ -49,9 +49,10 @@ pub fn parse_price(text: &str) -> Result<Option<QuotedPrice>, NormaliseError> {
         return Ok(None);
     };
     let prefix = &text[..start];
-    if ["£", "€", "¥", "₹"]
-        .iter()
-        .any(|symbol| prefix.contains(symbol))
+    if !prefix.is_ascii()
+        && ["£", "€", "¥", "₹"]
+            .iter()
+            .any(|symbol| prefix.contains(symbol))
     {
         return Ok(None);
     }

@@ -101,7 +101,15 @@ fn quantities(text: &str) -> impl Iterator<Item = Quantity> + '_ {
 fn unit_at(rest: &str) -> Option<Unit> {
     let rest = rest.trim_start_matches([' ', '-']);
     let bytes = rest.as_bytes();
+    // Every unit spelling starts with b, f, m or s; most numbers are followed by something else.
+    let first = bytes.first()?.to_ascii_lowercase();
+    if !matches!(first, b'b' | b'f' | b'm' | b's') {
+        return None;
+    }
     UNITS.iter().find_map(|&(spelling, unit)| {
+        if spelling.as_bytes()[0] != first {
+            return None;
+        }
         let candidate = bytes.get(..spelling.len())?;
         let ends_word = bytes
             .get(spelling.len())
