@@ -511,6 +511,154 @@ mod tests {
         assert_eq!(listing.postal_code.as_deref(), Some("00601"));
     }
 
+    fn shared_table(name: &str) -> String {
+        let path = format!(
+            "{}/../../shared/data/tables/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
+    }
+
+    /// A record the Craigslist scraper of the source repository extracted from a saved 2022 page.
+    #[test]
+    fn craigslist_2022_scraped_record() {
+        let path = format!(
+            "{}/../../shared/data/html/craigslist/cl_2022_post_apa_chicago_7498813750.parsed.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+        let scraped: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let field = |key: &str| match &scraped[key] {
+            serde_json::Value::String(text) if text != "NA" => Some(text.clone()),
+            serde_json::Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        };
+        let record = RawListing {
+            source: Some("craigslist".to_owned()),
+            source_listing_id: field("post_id"),
+            url: field("url"),
+            title: field("title"),
+            list_price: field("price"),
+            street_address: field("map_address"),
+            latitude: field("latitude"),
+            longitude: field("longitude"),
+            posted_at: field("posted"),
+            property_type: field("housing_type"),
+            bedrooms_total: field("bedrooms"),
+            bathrooms_total: field("bathrooms"),
+            living_area_sqft: field("sqft"),
+            ..RawListing::default()
+        };
+        let listing = normalise(&record, received()).unwrap();
+        assert_eq!(listing.source_listing_id, "7498813750");
+        // The URL's `apa` category says rent, so the bare price is per month.
+        assert_eq!(listing.listing_kind, Some(ListingKind::Rent));
+        assert_eq!(
+            (listing.list_price, listing.price_period),
+            (Some(2100.0), Some(PricePeriod::Month))
+        );
+        assert_eq!(listing.street_address.as_deref(), Some("1207 E Touhy Ave"));
+        assert_eq!(listing.property_type.as_deref(), Some("apartment"));
+        assert_eq!(
+            (listing.bedrooms_total, listing.bathrooms_total),
+            (Some(1), Some(1.0))
+        );
+        assert_eq!(listing.living_area_sqft, None);
+        assert_eq!(
+            listing.posted_at,
+            Some(Utc.with_ymd_and_hms(2022, 6, 20, 9, 35, 0).unwrap())
+        );
+        assert!(listing.h3_cell.is_some());
+    }
+
+    /// Every row of the King County sales table (unquoted CSV) as its connector would send it.
+    #[test]
+    fn king_county_sales_table_normalises_completely() {
+        let table = shared_table("kc_house_sales_2014_2015.csv");
+        let mut rows = 0;
+        for line in table.lines().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            let text = |index: usize| Some(cells[index].to_owned());
+            let record = RawListing {
+                source: Some("file".to_owned()),
+                source_listing_id: text(0),
+                posted_at: text(1),
+                list_price: text(2),
+                bedrooms_total: text(3),
+                bathrooms_total: text(4),
+                living_area_sqft: text(5),
+                postal_code: text(16),
+                latitude: text(17),
+                longitude: text(18),
+                listing_kind: Some("sale".to_owned()),
+                state_or_province: Some("WA".to_owned()),
+                ..RawListing::default()
+            };
+            let listing =
+                normalise(&record, received()).unwrap_or_else(|reason| panic!("{line}: {reason}"));
+            assert!(listing.posted_at.is_some(), "{line}");
+            assert!(
+                listing.list_price.is_some() && listing.price_period == Some(PricePeriod::Once),
+                "{line}"
+            );
+            assert!(
+                listing.bedrooms_total.is_some() && listing.bathrooms_total.is_some(),
+                "{line}"
+            );
+            assert!(listing.living_area_sqft.is_some(), "{line}");
+            assert!(
+                listing
+                    .postal_code
+                    .as_deref()
+                    .is_some_and(|zip| zip.starts_with("98")),
+                "{line}"
+            );
+            assert!(listing.h3_cell.is_some(), "{line}");
+            rows += 1;
+        }
+        assert!(rows > 10_000, "{rows} rows");
+    }
+
+    /// The Realtor table stores ZIPs as numbers, so Puerto Rico's `00601` arrives as `601`.
+    #[test]
+    fn realtor_puerto_rico_zips_regain_their_zeros_only_where_they_belong() {
+        let table = shared_table("realtor_usa_real_estate_old_schema_puerto_rico.csv");
+        let (mut padded, mut refused) = (0, 0);
+        for line in table.lines().skip(1) {
+            let cells: Vec<&str> = line.split(',').collect();
+            let record = RawListing {
+                source: Some("realtor".to_owned()),
+                source_listing_id: Some("1".to_owned()),
+                url: Some("https://www.realtor.com/".to_owned()),
+                listing_kind: Some(cells[0].to_owned()),
+                city: Some(cells[4].to_owned()),
+                state_or_province: Some(cells[5].to_owned()),
+                postal_code: Some(cells[6].to_owned()),
+                ..RawListing::default()
+            };
+            let listing = normalise(&record, received()).unwrap();
+            assert_eq!(listing.listing_kind, Some(ListingKind::Sale));
+            assert_eq!(listing.state_or_province.as_deref(), Some("PR"));
+            let zip = cells[6];
+            match (zip.len(), zip.chars().next()) {
+                (3, Some('6' | '7' | '9')) => {
+                    assert_eq!(listing.postal_code, Some(format!("00{zip}")));
+                    padded += 1;
+                }
+                // 008xx is the US Virgin Islands, not Puerto Rico: no guess.
+                (3, Some('8')) | (0, _) => {
+                    assert_eq!(listing.postal_code, None, "{line}");
+                    refused += 1;
+                }
+                _ => assert_eq!(listing.postal_code.as_deref(), Some(zip), "{line}"),
+            }
+        }
+        assert!(
+            padded > 20_000 && refused > 0,
+            "{padded} padded, {refused} refused"
+        );
+    }
+
     #[test]
     fn unreadable_optional_fields_degrade_to_none() {
         let mut record = raw("craigslist", "1");
