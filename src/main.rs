@@ -61,6 +61,9 @@ enum Command {
         /// Do not draw the progress spinner.
         #[arg(long)]
         no_progress: bool,
+        /// Requests per second to the bundled sample site (our own local server).
+        #[arg(long, default_value = "50")]
+        rate: std::num::NonZeroU32,
     },
     /// Parse a saved page and print one JSON object per listing, with normalised fields.
     Parse {
@@ -116,12 +119,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data_dir,
             max_pages,
             no_progress,
+            rate,
         } => {
             let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
             let options = DemoOptions {
                 data_dir,
                 max_pages,
                 show_progress: !no_progress,
+                requests_per_second: rate,
             };
             let summary = runtime.block_on(run_demo(config, options))?;
             println!("{summary}");

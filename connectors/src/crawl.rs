@@ -392,7 +392,7 @@ async fn reject(
     detail: &str,
     body: &str,
 ) {
-    warn!(url = %url, reason = code, "page could not become a listing");
+    info!(url = %url, reason = code, "page could not become a listing; dead-lettered");
     let excerpt: String = body.chars().take(2000).collect();
     let dead = DeadLetter {
         stage: "parse".into(),

@@ -14,10 +14,10 @@ pub struct PropertyId(pub u64);
 pub struct H3Cell(pub u64);
 
 macro_rules! hex_id {
-    ($ty:ident, $what:literal) => {
+    ($ty:ident, $what:literal, $format:literal) => {
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{:016x}", self.0)
+                write!(f, $format, self.0)
             }
         }
 
@@ -46,8 +46,9 @@ macro_rules! hex_id {
     };
 }
 
-hex_id!(PropertyId, "property id");
-hex_id!(H3Cell, "H3 cell");
+hex_id!(PropertyId, "property id", "{:016x}");
+// H3 writes cells without leading zeros (`8944c1ace57ffff`), as every H3 library reads them.
+hex_id!(H3Cell, "H3 cell", "{:x}");
 
 impl H3Cell {
     /// The index as the signed integer SQL databases store (bit-for-bit the same 64 bits).
@@ -78,6 +79,13 @@ mod tests {
         assert_eq!(json, "\"fedcba9876543210\"");
         assert_eq!(serde_json::from_str::<PropertyId>(&json).unwrap(), id);
         assert_eq!(PropertyId::from_i64(id.as_i64()), id);
+    }
+
+    #[test]
+    fn h3_cells_use_the_canonical_h3_string() {
+        let cell = H3Cell(0x8944_c1ac_e57f_ffff);
+        assert_eq!(cell.to_string(), "8944c1ace57ffff");
+        assert_eq!("8944c1ace57ffff".parse::<H3Cell>().unwrap(), cell);
     }
 
     #[test]

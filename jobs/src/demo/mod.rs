@@ -31,6 +31,9 @@ pub struct DemoOptions {
     pub max_pages: usize,
     /// Draw a progress spinner on the terminal.
     pub show_progress: bool,
+    /// Requests per second to the sample site. It is our own server on 127.0.0.1, so the demo may
+    /// go faster than the polite default for real sites (`crawl.requests_per_second_per_host`).
+    pub requests_per_second: std::num::NonZeroU32,
 }
 
 /// What the demo did, read back from what was written.
@@ -53,6 +56,7 @@ pub async fn run_demo(mut config: Config, options: DemoOptions) -> Result<DemoSu
     config.store.url = format!("sqlite://{}", database.display());
     config.lake.dir = options.data_dir.join("lake");
     config.bus.url = "memory://".into();
+    config.crawl.requests_per_second_per_host = options.requests_per_second;
 
     let site = SampleSite::start().await?;
     let bus = Bus::open(&config.bus.url, config.bus.channel_capacity.get())?;
