@@ -89,6 +89,8 @@ enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Print the effective configuration (defaults, then --config, then AIQ__* variables) as TOML.
+    Config,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -133,6 +135,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse { site, url, file } => parse_page(site, url, &file),
+        Command::Config => {
+            print!("{}", config.to_toml()?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Pipeline {
             input,
             out,

@@ -134,6 +134,18 @@ impl Config {
         Ok(config)
     }
 
+    /// The configuration as a TOML document (what `aiqleads config` prints).
+    pub fn to_toml(&self) -> Result<String> {
+        let render = |e: &dyn std::fmt::Display| {
+            Error::Internal(format!("render the configuration as TOML: {e}"))
+        };
+        // Through JSON text first: it writes f32 settings by their shortest form (0.8, not
+        // 0.800000011920929), which TOML's serializer would widen.
+        let json = serde_json::to_string(self).map_err(|e| render(&e))?;
+        let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| render(&e))?;
+        toml::to_string_pretty(&value).map_err(|e| render(&e))
+    }
+
     /// Cross-field rules serde cannot express.
     pub fn validate(&self) -> Result<()> {
         if !(self.bus.url.starts_with("memory://") || self.bus.url.starts_with("kafka://")) {
@@ -186,6 +198,18 @@ mod tests {
             assert_eq!(config.store.url, "postgres://localhost/test");
             Ok(())
         });
+    }
+
+    #[test]
+    fn printed_configuration_loads_back_identically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aiq.toml");
+        let printed = Config::default().to_toml().unwrap();
+        std::fs::write(&path, &printed).unwrap();
+        assert_eq!(
+            Config::load(Some(&path)).unwrap().to_toml().unwrap(),
+            printed
+        );
     }
 
     #[test]
