@@ -31,6 +31,9 @@ pub fn normalise_phone(text: &str) -> Option<String> {
                 // An extension ("x12", "ext 12") or a list separator ends the number.
                 break;
             }
+            // A complete number followed by a remark ("(cell)", "/ 617-555-0124") ends there;
+            // letters among the first digits are a vanity number we do not translate.
+            _ if len >= 10 => break,
             _ => return None,
         }
     }
@@ -63,6 +66,11 @@ fn nanp(national: &str) -> Option<String> {
 /// E-mail address trimmed and lower-cased (`mailto:` dropped). It must have exactly one `@`, a
 /// non-empty local part, and a domain with a dot between non-empty labels; no spaces or brackets.
 pub fn normalise_email(text: &str) -> Option<String> {
+    // "Jane Doe <jane@example.com>": the address is between the angle brackets.
+    let text = match (text.find('<'), text.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &text[open + 1..close],
+        _ => text,
+    };
     let trimmed = text.trim();
     let trimmed = trimmed
         .get(..7)
@@ -108,6 +116,8 @@ mod tests {
             "tel:+16175550123",
             "Phone: 617-555-0123 ext. 45",
             "617-555-0123 x45",
+            "617-555-0123 (cell)",
+            "617-555-0123 / 617-555-0124",
         ] {
             assert_eq!(
                 normalise_phone(text).as_deref(),
@@ -155,6 +165,10 @@ mod tests {
         assert_eq!(
             normalise_email("  Jane.Doe@Example.COM ").as_deref(),
             Some("jane.doe@example.com")
+        );
+        assert_eq!(
+            normalise_email("Jane Doe <Jane@Example.com>").as_deref(),
+            Some("jane@example.com")
         );
         assert_eq!(
             normalise_email("mailto:abc123@hous.craigslist.org").as_deref(),
