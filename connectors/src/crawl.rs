@@ -9,7 +9,7 @@ use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aiq_schemas::{DeadLetter, RawListing, RejectReason, SCHEMA_VERSION};
+use aiq_schemas::{DeadLetter, RawListing, RejectReason, SCHEMA_VERSION, Source};
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
@@ -19,8 +19,8 @@ use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::NoListingReason;
-use crate::craigslist::{self, PageKind};
 use crate::decode::decode_html;
+use crate::page::PageKind;
 
 /// Crawler settings (`[crawl]` in the config file).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -130,10 +130,11 @@ impl Crawler {
         }))
     }
 
-    /// Crawls Craigslist from a search page (following result pages and postings) or a single posting,
-    /// fetching at most `max_pages` pages. Listings and rejects go to `events`.
-    pub async fn crawl_craigslist(
+    /// Crawls a site from a search page (following result pages and the listings they link) or from
+    /// a single listing page, fetching at most `max_pages` pages. Listings and rejects go to `events`.
+    pub async fn crawl(
         self: &Arc<Self>,
+        source: Source,
         start: &str,
         max_pages: usize,
         events: mpsc::Sender<CrawlEvent>,
@@ -185,7 +186,7 @@ impl Crawler {
                             status,
                         })
                         .await;
-                    self.handle_page(&url, &body, &mut frontier, &mut stats, &events)
+                    self.handle_page(source, &url, &body, &mut frontier, &mut stats, &events)
                         .await;
                 }
                 Fetched::Failed { status, detail } => {
@@ -199,7 +200,7 @@ impl Crawler {
                     } else {
                         "fetch_failed"
                     };
-                    reject(&events, &url, code, &detail, "").await;
+                    reject(&events, source, &url, code, &detail, "").await;
                 }
             }
         }
@@ -208,13 +209,14 @@ impl Crawler {
 
     async fn handle_page(
         &self,
+        source: Source,
         url: &Url,
         body: &str,
         frontier: &mut VecDeque<Url>,
         stats: &mut CrawlStats,
         events: &mpsc::Sender<CrawlEvent>,
     ) {
-        match craigslist::parse_page(body, url.as_str(), Utc::now()) {
+        match crate::page::parse_page(source, body, url.as_str(), Utc::now()) {
             Ok(page) => match page.kind {
                 // Search rows only carry a summary: follow them to the posting, which has everything.
                 PageKind::Search => {
@@ -245,7 +247,7 @@ impl Crawler {
                 let code = error
                     .no_listing_reason()
                     .map_or(error.code(), NoListingReason::as_str);
-                reject(events, url, code, &error.to_string(), body).await;
+                reject(events, source, url, code, &error.to_string(), body).await;
             }
         }
     }
@@ -387,6 +389,7 @@ fn parse_retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Dur
 
 async fn reject(
     events: &mpsc::Sender<CrawlEvent>,
+    source: Source,
     url: &Url,
     code: &str,
     detail: &str,
@@ -397,7 +400,7 @@ async fn reject(
     let dead = DeadLetter {
         stage: "parse".into(),
         reason: RejectReason::new(code, detail),
-        source: Some("craigslist".into()),
+        source: Some(source.to_string()),
         source_listing_id: None,
         reference: url.to_string(),
         original: excerpt,

@@ -12,5 +12,7 @@ pub mod crawl;
 pub mod decode;
 pub mod detect;
 pub mod error;
+pub mod page;
 
 pub use error::{Error, ErrorClass, NoListingReason, Result};
+pub use page::{Page, PageKind, SkippedItem, parse_page};

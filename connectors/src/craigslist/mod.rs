@@ -67,26 +67,10 @@ use scraper::{Html, Selector};
 use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
+pub use crate::page::{Page, PageKind};
 
-/// What kind of page was parsed.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum PageKind {
-    /// One posting: `listings` holds exactly one listing.
-    Posting,
-    /// A search or category results page: one listing per result row.
-    Search,
-}
-
-/// Everything one Craigslist page yields.
-#[derive(Clone, PartialEq, Debug)]
-pub struct CraigslistPage {
-    pub kind: PageKind,
-    pub listings: Vec<RawListing>,
-    /// Absolute URLs of the postings a search page links to, in page order (empty for a posting).
-    pub posting_urls: Vec<String>,
-    /// Absolute URL of the next results page, when the page links one.
-    pub next_page_url: Option<String>,
-}
+/// Everything one Craigslist page yields (the shared [`crate::page::Page`] shape).
+pub type CraigslistPage = Page;
 
 /// Parse one Craigslist page fetched from `url` at `fetched_at`.
 ///
@@ -123,6 +107,7 @@ pub fn parse_page(html: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Cr
             listings: results.listings,
             posting_urls,
             next_page_url: results.next_page_url.map(String::from),
+            skipped: Vec::new(),
         });
     }
     if looks_like_search_page(html, &page_url) {
@@ -146,6 +131,7 @@ fn posting_page(listing: RawListing) -> CraigslistPage {
         listings: vec![listing],
         posting_urls: Vec::new(),
         next_page_url: None,
+        skipped: Vec::new(),
     }
 }
 

@@ -76,7 +76,12 @@ pub async fn run_demo(mut config: Config, options: DemoOptions) -> Result<DemoSu
     let max_pages = options.max_pages;
     let crawl = tokio::spawn(async move {
         crawler
-            .crawl_craigslist(&start_url, max_pages, events_tx)
+            .crawl(
+                aiq_schemas::Source::Craigslist,
+                &start_url,
+                max_pages,
+                events_tx,
+            )
             .await
     });
     let forward = tokio::spawn(forward_events(
