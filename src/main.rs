@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use aiq_connectors::craigslist;
 use aiq_connectors::decode::decode_html;
 use aiq_connectors::detect::detect_site;
 use aiq_jobs::config::Config;
@@ -12,7 +11,7 @@ use aiq_jobs::demo::{DemoOptions, run_demo};
 use aiq_jobs::file::run_file_pipeline;
 use aiq_schemas::Source;
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 /// AIQLeads: real-estate listings in, explainable and fairly priced leads out.
@@ -68,7 +67,9 @@ enum Command {
     /// Parse a saved page and print one JSON object per listing, with normalised fields.
     Parse {
         /// Which site's parser to use; `auto` recognises the site from the page.
-        #[arg(long, value_enum, default_value_t = SiteArg::Auto)]
+        /// `craigslist`, `zillow`, `realtor`, `redfin`, `trulia`, `fsbo`, `facebook`, `linkedin`, `reso`,
+        /// `file`, or `auto`.
+        #[arg(long, default_value = "auto", value_parser = parse_site)]
         site: SiteArg,
         /// The page's URL, used to resolve relative links (defaults to the file's path).
         #[arg(long)]
@@ -93,10 +94,19 @@ enum Command {
     Config,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug)]
 enum SiteArg {
     Auto,
-    Craigslist,
+    Site(Source),
+}
+
+fn parse_site(text: &str) -> Result<SiteArg, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(SiteArg::Auto);
+    }
+    text.parse::<Source>()
+        .map(SiteArg::Site)
+        .map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
@@ -180,20 +190,14 @@ fn parse_page(site: SiteArg, url: Option<String>, file: &Path) -> anyhow::Result
         }
     };
     let source = match site {
-        SiteArg::Craigslist => Source::Craigslist,
+        SiteArg::Site(source) => source,
         SiteArg::Auto => match detect_site(&html, Some(&url)) {
             Some(source) => source,
             None => bail!("{}: not a page of a site aiqleads knows", file.display()),
         },
     };
-    if source != Source::Craigslist {
-        bail!(
-            "{}: a {source} page; aiqleads parses Craigslist pages so far (other sites arrive with their connectors)",
-            file.display()
-        );
-    }
     let now = chrono::Utc::now();
-    let page = match craigslist::parse_page(&html, &url, now) {
+    let page = match aiq_connectors::parse_page(source, &html, &url, now) {
         Ok(page) => page,
         Err(error) => {
             eprintln!("{}: {error}", file.display());
