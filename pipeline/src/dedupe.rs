@@ -9,11 +9,17 @@
 //!    address-less ones in neighbouring cells, so a Craigslist post with only a map pin can join the
 //!    Zillow listing of the same house. Listings with neither address nor coordinates only match an
 //!    identical normalised title, price and bedroom count in the same city.
-//! 2. **Scoring.** Each candidate pair gets a weighted mean of feature similarities (street name by
-//!    Jaro-Winkler, distance, bedrooms, bathrooms, price closeness, title words) — see
-//!    [`MatchWeights`]. Different unit numbers never match (a missing unit is its own value, so a listing
-//!    without a unit cannot chain two units of one building together). Different street numbers or
-//!    pre-directionals never match, nor do street names below [`DedupeConfig::min_street_similarity`].
+//! 2. **Scoring.** Each candidate pair gets a weighted mean of the feature similarities both listings
+//!    give (street name by Jaro-Winkler, distance, bedrooms, bathrooms, price and living-area
+//!    closeness, title words) — see [`MatchWeights`]; a feature one side lacks is left out, never
+//!    counted as a mismatch. Different unit numbers never match (a missing unit is its own value, so a
+//!    listing without a unit cannot chain two units of one building together). Different street
+//!    numbers or pre-directionals never match, nor do street names below
+//!    [`DedupeConfig::min_street_similarity`], nor one address whose two map pins lie further apart
+//!    than [`DedupeConfig::max_same_address_distance_m`] (the buildings of one complex). Pairs where
+//!    neither listing gives a street need titles sharing [`DedupeConfig::min_title_similarity`] of
+//!    their words and pins within [`DedupeConfig::geo_radius_m`]; when only one gives a street, the
+//!    pins must be that close and the title is weighed like any other feature.
 //! 3. **Merging.** Pairs at or above [`DedupeConfig::match_threshold`] are the same property. Clusters are
 //!    the connected components of that match graph, which is why the outcome does not depend on arrival
 //!    order: each new listing is compared with *every* listing in its block, not just cluster
@@ -58,6 +64,15 @@ pub struct DedupeConfig {
     /// Relative price difference at which price similarity falls to zero (`0.3` = 30%). Only compared
     /// between listings of the same kind (rent with rent, sale with sale). Default `0.3`.
     pub price_tolerance: f32,
+    /// Relative living-area difference at which area similarity falls to zero (`0.2` = 20%): sites
+    /// round or measure a dwelling's area a little differently, while two floor plans of one complex
+    /// usually differ by more. Default `0.2`.
+    pub area_tolerance: f32,
+    /// Two listings giving the same street address but map pins further apart than this (metres)
+    /// are different properties. A street address names a building, and a complex can spread one
+    /// address over several blocks; the pins of one dwelling on different sites or reposts agree
+    /// within tens of metres (geocoders place an address on its parcel). Default `100`.
+    pub max_same_address_distance_m: f32,
     /// Weight of each feature in the similarity.
     pub weights: MatchWeights,
 }
@@ -70,6 +85,8 @@ impl Default for DedupeConfig {
             min_title_similarity: 0.6,
             geo_radius_m: 250.0,
             price_tolerance: 0.3,
+            area_tolerance: 0.2,
+            max_same_address_distance_m: 100.0,
             weights: MatchWeights::default(),
         }
     }
@@ -92,6 +109,8 @@ pub struct MatchWeights {
     pub baths: f32,
     /// Price closeness (reposts often change the price, so this weighs little). Default `0.5`.
     pub price: f32,
+    /// Living-area closeness (1 when equal, 0 at `area_tolerance` apart). Default `1.0`.
+    pub area: f32,
 }
 
 impl Default for MatchWeights {
@@ -103,6 +122,7 @@ impl Default for MatchWeights {
             beds: 1.0,
             baths: 0.5,
             price: 0.5,
+            area: 1.0,
         }
     }
 }
@@ -126,11 +146,17 @@ impl DedupeConfig {
                 self.geo_radius_m
             ));
         }
-        if !(self.price_tolerance.is_finite() && self.price_tolerance > 0.0) {
-            return Err(format!(
-                "dedupe.price_tolerance must be positive, got {}",
-                self.price_tolerance
-            ));
+        for (name, value) in [
+            ("price_tolerance", self.price_tolerance),
+            ("area_tolerance", self.area_tolerance),
+            (
+                "max_same_address_distance_m",
+                self.max_same_address_distance_m,
+            ),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!("dedupe.{name} must be positive, got {value}"));
+            }
         }
         let w = &self.weights;
         for (name, value) in [
@@ -140,6 +166,7 @@ impl DedupeConfig {
             ("beds", w.beds),
             ("baths", w.baths),
             ("price", w.price),
+            ("area", w.area),
         ] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(format!(
@@ -198,6 +225,8 @@ pub struct DedupeEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     price: Option<f32>,
     #[serde(default, skip_serializing_if = "is_zero_u32")]
+    living_area_sqft: u32,
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
     unit: u32,
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     number: u32,
@@ -247,6 +276,7 @@ impl DedupeEntry {
             latitude: optional_f32(features.lat),
             longitude: optional_f32(features.lon),
             price: optional_f32(features.price),
+            living_area_sqft: features.area_sqft,
             unit: features.unit,
             number: features.number,
             street: features.street.as_str().to_owned(),
@@ -271,6 +301,7 @@ impl DedupeEntry {
             lat: self.latitude.unwrap_or(f32::NAN),
             lon: self.longitude.unwrap_or(f32::NAN),
             price: self.price.unwrap_or(f32::NAN),
+            area_sqft: self.living_area_sqft,
             unit: self.unit,
             number: self.number,
             street: InlineName::from_stored(&self.street),
@@ -671,7 +702,8 @@ fn pair_score(config: &DedupeConfig, a: &Features, b: &Features) -> Option<f32> 
     let mut total = 0.0f32;
 
     // Cheap gates first: integer compares and popcounts.
-    let has_streets = !a.street.is_empty() && !b.street.is_empty();
+    let (a_has_street, b_has_street) = (!a.street.is_empty(), !b.street.is_empty());
+    let has_streets = a_has_street && b_has_street;
     if has_streets {
         if a.number != 0 && b.number != 0 && a.number != b.number {
             return None;
@@ -681,7 +713,12 @@ fn pair_score(config: &DedupeConfig, a: &Features, b: &Features) -> Option<f32> 
         }
     } else if a.title_sketch != 0 && b.title_sketch != 0 {
         let similarity = sketch_similarity(a.title_sketch, b.title_sketch);
-        if similarity < config.min_title_similarity {
+        // With no street on either side the title is the only written identity, so it must mostly
+        // agree. When only one side gives a street, the missing street is no disagreement and the
+        // title is weighed with everything else that is present: reposts that drop the address
+        // usually reword the title too ("Welcome Home" / "Welcome Home - Available Now").
+        let one_street = a_has_street || b_has_street;
+        if !one_street && similarity < config.min_title_similarity {
             return None;
         }
         weighted += weights.title * similarity;
@@ -703,6 +740,12 @@ fn pair_score(config: &DedupeConfig, a: &Features, b: &Features) -> Option<f32> 
         let relative = (a.price - b.price).abs() / a.price.max(b.price);
         weighted += weights.price * (1.0 - relative / config.price_tolerance).clamp(0.0, 1.0);
         total += weights.price;
+    }
+    if a.area_sqft != 0 && b.area_sqft != 0 {
+        let (x, y) = (a.area_sqft as f32, b.area_sqft as f32);
+        let relative = (x - y).abs() / x.max(y);
+        weighted += weights.area * (1.0 - relative / config.area_tolerance).clamp(0.0, 1.0);
+        total += weights.area;
     }
 
     let both_located = a.has_coords() && b.has_coords();
@@ -726,9 +769,10 @@ fn pair_score(config: &DedupeConfig, a: &Features, b: &Features) -> Option<f32> 
         total += weights.street;
     }
     if both_located {
-        let distance = if (a.lat - b.lat).abs() * METRES_PER_DEGREE_LATITUDE >= config.geo_radius_m
-        {
-            // The latitudes alone put them at least a radius apart: no need for the exact figure.
+        // Beyond this distance every rule below gives the same answer, so the exact figure is moot.
+        let cutoff = config.geo_radius_m.max(config.max_same_address_distance_m);
+        let distance = if (a.lat - b.lat).abs() * METRES_PER_DEGREE_LATITUDE >= cutoff {
+            // The latitudes alone put them at least that far apart.
             f32::INFINITY
         } else {
             geo::haversine_m(
@@ -739,6 +783,11 @@ fn pair_score(config: &DedupeConfig, a: &Features, b: &Features) -> Option<f32> 
             ) as f32
         };
         if !has_streets && distance >= config.geo_radius_m {
+            return None;
+        }
+        if has_streets && distance > config.max_same_address_distance_m {
+            // One address, pins blocks apart: different buildings of a complex (or one pin is wrong,
+            // and then nothing says which listing is right).
             return None;
         }
         weighted += weights.geo * (1.0 - distance / config.geo_radius_m).clamp(0.0, 1.0);
@@ -941,6 +990,142 @@ mod tests {
         assert!(!deduper.assign(&no_title_again).joined_existing);
     }
 
+    /// A located rental at `street` (no street when empty), `metres_north` of a fixed point.
+    fn located(id: &str, street: &str, zip: &str, metres_north: f64) -> Listing {
+        let mut l = listing(Source::Craigslist, id, street, zip);
+        if street.is_empty() {
+            l.street_address = None;
+        }
+        if zip.is_empty() {
+            l.postal_code = None;
+        }
+        l.city = Some("Springfield".to_owned());
+        l.latitude = Some(40.0 + metres_north / f64::from(METRES_PER_DEGREE_LATITUDE));
+        l.longitude = Some(-75.0);
+        l.bedrooms_total = Some(1);
+        l.living_area_sqft = Some(700);
+        l.list_price = Some(1500.0);
+        l.title = Some("Cozy Corner Flat".to_owned());
+        l
+    }
+
+    #[test]
+    fn address_less_repost_a_few_metres_away_joins_the_addressed_listing() {
+        // With and without a ZIP code the addressed listing is blocked differently (ZIP and number,
+        // or H3 cells); both must meet the address-less repost.
+        for zip in ["", "19104"] {
+            let mut deduper = Deduper::new(DedupeConfig::default());
+            let addressed = deduper.assign(&located("a", "55 Orchard Ln", zip, 0.0));
+            let mut repost = located("b", "", "", 5.0);
+            // Reworded title (more new words than old ones) and a 5% lower price.
+            repost.title = Some("Cozy Corner Flat - Available Today, Call Now".to_owned());
+            repost.list_price = Some(1425.0);
+            let joined = deduper.assign(&repost);
+            assert!(joined.joined_existing, "zip {zip:?}");
+            let expected = addressed.property_id.min(joined.property_id);
+            assert_eq!(deduper.property_of(&repost), Some(expected));
+            // The same reworded title with no street on either side is not enough: the title is then
+            // the only written identity and must mostly agree.
+            let mut bare = deduper.assign(&located("c", "", "", 300.0));
+            assert!(!bare.joined_existing);
+            let mut bare_repost = repost.clone();
+            bare_repost.source_listing_id = "d".to_owned();
+            bare_repost.latitude = Some(40.0 + 303.0 / f64::from(METRES_PER_DEGREE_LATITUDE));
+            bare = deduper.assign(&bare_repost);
+            assert!(!bare.joined_existing, "zip {zip:?}");
+        }
+    }
+
+    #[test]
+    fn address_less_listing_nearby_stays_apart_when_what_is_present_differs() {
+        let mut deduper = Deduper::new(DedupeConfig::default());
+        let addressed = deduper.assign(&located("a", "55 Orchard Ln", "", 0.0));
+        let mut other_plan = located("b", "", "", 5.0);
+        other_plan.title = Some("Cozy Corner Flat - Available Today".to_owned());
+        other_plan.living_area_sqft = Some(980);
+        other_plan.bedrooms_total = Some(2);
+        other_plan.list_price = Some(1900.0);
+        let mut other_title = located("c", "", "", 5.0);
+        other_title.title = Some("Spacious garden apartment with parking".to_owned());
+        let mut far = located("d", "", "", 400.0);
+        far.title = Some("Cozy Corner Flat".to_owned());
+        // A unit number on the addressed side: an address-less listing (no unit) never joins it.
+        let mut unit = located("e", "55 Orchard Ln Apt 2", "", 0.0);
+        unit.title = Some("Bright Top Floor Flat".to_owned());
+        let mut near_unit = located("f", "", "", 3.0);
+        near_unit.title = unit.title.clone();
+        for other in [&other_plan, &other_title, &far, &unit, &near_unit] {
+            let assigned = deduper.assign(other);
+            if other.source_listing_id != "f" {
+                assert!(
+                    !assigned.joined_existing,
+                    "{} merged",
+                    other.source_listing_id
+                );
+            }
+            assert_ne!(assigned.property_id, addressed.property_id);
+        }
+        let near_unit_property = deduper.property_of(&near_unit);
+        assert_ne!(near_unit_property, deduper.property_of(&unit));
+    }
+
+    #[test]
+    fn one_address_with_pins_blocks_apart_is_two_buildings() {
+        let mut deduper = Deduper::new(DedupeConfig::default());
+        let config = DedupeConfig::default();
+        let first = deduper.assign(&located("a", "200 Lakeview Dr", "19104", 0.0));
+        // Same address, rooms, area, price and title, but pinned 150 m away: another building of the
+        // complex.
+        let across = deduper.assign(&located("b", "200 Lakeview Dr", "19104", 150.0));
+        assert!(!across.joined_existing);
+        assert_ne!(across.property_id, first.property_id);
+        // Pinned within the tolerance (geocoders disagreeing, GPS noise): the same home.
+        let near = config.max_same_address_distance_m as f64 * 0.5;
+        let same = deduper.assign(&located("c", "200 Lakeview Drive", "19104", near));
+        assert!(same.joined_existing);
+        assert_eq!(
+            deduper.property_of(&located("a", "", "", 0.0)),
+            deduper.property_of(&located("c", "", "", 0.0))
+        );
+        // Without pins on one side the address alone decides, as before.
+        let mut unpinned = located("d", "200 Lakeview Dr", "19104", 0.0);
+        unpinned.latitude = None;
+        unpinned.longitude = None;
+        assert!(deduper.assign(&unpinned).joined_existing);
+    }
+
+    #[test]
+    fn living_area_counts_when_both_give_it() {
+        let config = DedupeConfig::default();
+        let base = Features::from_listing(&located("a", "", "", 0.0));
+        // An addressed listing a few metres away whose title shares 3 of 7 words: the area decides.
+        let mut same_area = located("b", "55 Orchard Ln", "", 5.0);
+        same_area.title = Some("Cozy Corner Flat - Available Today, Call Now".to_owned());
+        let mut other_area = same_area.clone();
+        other_area.living_area_sqft = Some(1000);
+        let mut no_area = same_area.clone();
+        no_area.living_area_sqft = None;
+        let score = |l: &Listing| pair_score(&config, &base, &Features::from_listing(l));
+        let (same, other, unknown) = (score(&same_area), score(&other_area), score(&no_area));
+        assert!(
+            same.zip(other).is_none_or(|(s, o)| s > o),
+            "{same:?} {other:?}"
+        );
+        assert!(
+            same.is_some_and(|s| s >= config.match_threshold),
+            "{same:?}"
+        );
+        assert!(
+            other.is_none_or(|o| o < config.match_threshold),
+            "{other:?}"
+        );
+        // Unknown area is left out, not counted as a mismatch.
+        assert!(
+            unknown.is_some_and(|u| u >= config.match_threshold),
+            "{unknown:?}"
+        );
+    }
+
     #[test]
     fn config_validation_names_the_field() {
         let mut config = DedupeConfig::default();
@@ -953,6 +1138,14 @@ mod tests {
         assert!(config.validate().is_err());
         let parsed: Result<DedupeConfig, _> = serde_json::from_str(r#"{"match_treshold": 0.7}"#);
         assert!(parsed.is_err(), "unknown fields are rejected");
+        let mut config = DedupeConfig::default();
+        config.max_same_address_distance_m = 0.0;
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .contains("max_same_address_distance_m")
+        );
         let parsed: DedupeConfig = serde_json::from_str(r#"{"weights": {"geo": 2.0}}"#).unwrap();
         assert_eq!(parsed.weights.geo, 2.0);
         assert_eq!(parsed.weights.street, 4.0);

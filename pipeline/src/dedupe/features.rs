@@ -129,6 +129,8 @@ pub(crate) struct Features {
     pub(crate) lat: f32,
     pub(crate) lon: f32,
     pub(crate) price: f32,
+    /// Living area in square feet, 0 for none.
+    pub(crate) area_sqft: u32,
     pub(crate) unit: u32,
     pub(crate) number: u32,
     pub(crate) street: InlineName,
@@ -200,6 +202,7 @@ impl Features {
                 .list_price
                 .filter(|p| p.is_finite() && *p > 0.0)
                 .map_or(f32::NAN, |p| p as f32),
+            area_sqft: listing.living_area_sqft.unwrap_or(0),
             unit,
             number: street.number,
             street: street.name,
