@@ -13,6 +13,7 @@ pub mod decode;
 pub mod detect;
 pub mod error;
 pub mod page;
+pub mod realtor;
 
 pub use error::{Error, ErrorClass, NoListingReason, Result};
 pub use page::{Page, PageKind, SkippedItem, parse_page};

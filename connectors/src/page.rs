@@ -46,6 +46,7 @@ pub fn parse_page(
 ) -> Result<Page> {
     match source {
         Source::Craigslist => crate::craigslist::parse_page(body, url, fetched_at),
+        Source::Realtor => crate::realtor::parse_page(body, url, fetched_at),
         other => Err(Error::Unrecognised {
             detail: format!("no parser for {other} pages yet"),
         }),
