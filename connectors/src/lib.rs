@@ -14,6 +14,7 @@ pub mod detect;
 pub mod error;
 pub mod page;
 pub mod realtor;
+pub mod zillow;
 
 pub use error::{Error, ErrorClass, NoListingReason, Result};
 pub use page::{Page, PageKind, SkippedItem, parse_page};
