@@ -1138,8 +1138,10 @@ mod tests {
         assert!(config.validate().is_err());
         let parsed: Result<DedupeConfig, _> = serde_json::from_str(r#"{"match_treshold": 0.7}"#);
         assert!(parsed.is_err(), "unknown fields are rejected");
-        let mut config = DedupeConfig::default();
-        config.max_same_address_distance_m = 0.0;
+        let config = DedupeConfig {
+            max_same_address_distance_m: 0.0,
+            ..DedupeConfig::default()
+        };
         assert!(
             config
                 .validate()

@@ -925,7 +925,10 @@ mod tests {
     #[test]
     fn config_validation() {
         assert_eq!(FraudConfig::default().validate(), Ok(()));
-        let config = FraudConfig { comparables_window: 5, ..FraudConfig::default() };
+        let config = FraudConfig {
+            comparables_window: 5,
+            ..FraudConfig::default()
+        };
         assert!(
             config
                 .validate()
