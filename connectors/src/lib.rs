@@ -14,6 +14,8 @@ pub mod detect;
 pub mod error;
 pub mod page;
 pub mod realtor;
+pub mod redfin;
+pub mod trulia;
 pub mod zillow;
 
 pub use error::{Error, ErrorClass, NoListingReason, Result};

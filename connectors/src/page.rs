@@ -47,6 +47,8 @@ pub fn parse_page(
     match source {
         Source::Craigslist => crate::craigslist::parse_page(body, url, fetched_at),
         Source::Realtor => crate::realtor::parse_page(body, url, fetched_at),
+        Source::Redfin => crate::redfin::parse_page(body, url, fetched_at),
+        Source::Trulia => crate::trulia::parse_page(body, url, fetched_at),
         Source::Zillow => crate::zillow::parse_page(body, url, fetched_at),
         other => Err(Error::Unrecognised {
             detail: format!("no parser for {other} pages yet"),

@@ -94,7 +94,11 @@ pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Pa
     let mut skipped = Vec::new();
     let mut seen = HashSet::new();
     for record in &found.records {
-        let Some(id) = record.get("property_id").and_then(text_of) else {
+        let Some(id) = record_id(record) else {
+            skipped.push(SkippedItem {
+                id: String::new(),
+                reason: "a record without a property id, plan id or permalink".to_owned(),
+            });
             continue;
         };
         if !seen.insert(id.clone()) {
@@ -200,10 +204,29 @@ fn find_records(document: &Value) -> FoundRecords<'_> {
 }
 
 fn is_property_record(object: &Map<String, Value>) -> bool {
-    object.get("property_id").and_then(text_of).is_some()
+    (object.contains_key("property_id") || object.contains_key("plan_id"))
         && ["location", "permalink", "list_price", "description"]
             .iter()
             .any(|key| object.contains_key(*key))
+}
+
+/// The record's id: its `property_id`; for a new-construction plan, which has none (the export
+/// leaves it blank), its `plan_id`, else the plan id that ends its permalink
+/// (`..._San-Francisco_CA_94124_P417000824059`). Plan ids start with `P`, so they never collide with
+/// the all-digit property ids.
+fn record_id(record: &Map<String, Value>) -> Option<String> {
+    record
+        .get("property_id")
+        .and_then(text_of)
+        .or_else(|| record.get("plan_id").and_then(text_of))
+        .or_else(|| {
+            let permalink = record.get("permalink").and_then(text_of)?;
+            let tail = permalink.rsplit('_').next()?;
+            (tail.len() > 1
+                && tail.starts_with('P')
+                && tail[1..].bytes().all(|b| b.is_ascii_digit()))
+            .then(|| tail.to_owned())
+        })
 }
 
 fn listing_from(
@@ -370,8 +393,12 @@ mod tests {
             "advertisers":[{"name":"Pat Agent","email":"pat@example.com","phones":[{"number":"512-555-0100"}]}],
             "flags":{"is_new_listing":true},
             "nearby":[{"property_id":"999","list_price":1}]}}}}}</script></body></html>"#;
-        let page = parse_page(html, "https://www.realtor.com/realestateandhomes-detail/x", now())
-            .expect("detail page parses");
+        let page = parse_page(
+            html,
+            "https://www.realtor.com/realestateandhomes-detail/x",
+            now(),
+        )
+        .expect("detail page parses");
         assert_eq!(page.kind, PageKind::Posting);
         assert!(page.posting_urls.is_empty());
         let listing = &page.listings[0];
@@ -379,7 +406,9 @@ mod tests {
         assert_eq!(listing.source_listing_id.as_deref(), Some("1234567890"));
         assert_eq!(
             listing.url.as_deref(),
-            Some("https://www.realtor.com/realestateandhomes-detail/123-Main-St_Austin_TX_78701_M12345-67890")
+            Some(
+                "https://www.realtor.com/realestateandhomes-detail/123-Main-St_Austin_TX_78701_M12345-67890"
+            )
         );
         assert_eq!(listing.listing_kind.as_deref(), Some("for_sale"));
         assert_eq!(listing.bathrooms_total.as_deref(), Some("2.5"));
