@@ -2,14 +2,16 @@
 //! embedded JSON.
 //!
 //! A card is one home (`id="zpid_459362582"`: price, a bd/ba/sqft list, the address) or one
-//! building (`id="zpid_42.264652--71.15673"`: a headline "$2,045+ 1 bd" and, usually, one box per
-//! unit group: "$2,045+" "1bd"). Buildings give one listing per unit group, as in the JSON (see
+//! building (`id="zpid_42.264652--71.15673"`: a headline "$2,045+ 1 bd" and, usually, one link per
+//! unit group: "$2,045+" "1bd", `href="...#bedrooms-1"`). Seen in the 2025 markup (`<address>`
+//! inside `a[data-test=property-card-link]`, price below it) and the 2026 one (title and address
+//! links, the price first, a `PropertyCardInventoryBox` inside each unit link). Buildings give one listing per unit group, as in the JSON (see
 //! [`super::search::building_listings`]), with the same ids.
 
 use std::sync::LazyLock;
 
 use aiq_schemas::RawListing;
-use scraper::{ElementRef, Html, Selector};
+use scraper::{ElementRef, Html, Node, Selector};
 
 use super::values::{
     Context, coordinates_in_building_id, non_blank, set_extra, split_address, unit_ids, zpid_in_url,
@@ -32,16 +34,15 @@ static PRICE: LazyLock<Selector> = LazyLock::new(|| {
     selector("[data-test=\"property-card-price\"], [data-testid=\"property-card-price\"]")
 });
 static ADDRESS: LazyLock<Selector> = LazyLock::new(|| selector("address"));
-static DETAILS: LazyLock<Selector> = LazyLock::new(|| {
-    selector(
-        "ul[data-testid=\"property-card-details\"] > li, ul[data-test=\"property-card-details\"] > li",
-    )
-});
+/// The facts list: `<li><b>2</b><abbr>bds</abbr></li>`, marked `property-card-details` in 2026 and
+/// unmarked in 2025; a 2026 building's list holds only its name.
+static DETAILS_LIST: LazyLock<Selector> = LazyLock::new(|| selector("ul"));
+static ITEMS: LazyLock<Selector> = LazyLock::new(|| selector(":scope > li"));
 static ABBR: LazyLock<Selector> = LazyLock::new(|| selector("abbr"));
 static BOLD: LazyLock<Selector> = LazyLock::new(|| selector("b"));
-static DETAILS_LIST: LazyLock<Selector> = LazyLock::new(|| {
-    selector("ul[data-testid=\"property-card-details\"], ul[data-test=\"property-card-details\"]")
-});
+/// A unit group's link ("#bedrooms-1") around its price and bedrooms; 2026 cards also mark the
+/// box inside it.
+static UNIT_LINK: LazyLock<Selector> = LazyLock::new(|| selector("a[href*=\"#bedrooms\"]"));
 static UNIT_BOX: LazyLock<Selector> =
     LazyLock::new(|| selector("[data-testid=\"PropertyCardInventoryBox\"]"));
 static SPAN: LazyLock<Selector> = LazyLock::new(|| selector("span"));
@@ -143,8 +144,13 @@ fn card_listings(
         }
     }
 
+    let details = card.select(&DETAILS_LIST).find(|list| {
+        list.attr("data-testid") == Some("property-card-details")
+            || list.attr("data-test") == Some("property-card-details")
+            || list.select(&ABBR).next().is_some()
+    });
     let mut name = None;
-    for item in card.select(&DETAILS) {
+    for item in details.iter().flat_map(|list| list.select(&ITEMS)) {
         let unit = item.select(&ABBR).next().map(inline_text);
         let value = item.select(&BOLD).next().map(inline_text);
         match (unit.as_deref(), value) {
@@ -164,13 +170,20 @@ fn card_listings(
             _ => {}
         }
     }
-    // The line after the list says what and how: "Apartment for rent", "House for sale".
-    let status_text = card
-        .select(&DETAILS_LIST)
-        .next()
-        .and_then(|list| list.next_siblings().find_map(ElementRef::wrap))
-        .map(inline_text)
-        .and_then(|text| non_blank(&text));
+    // What follows the list says what and how: "Apartment for rent" (2026, a span), "- House for
+    // sale" (2025, bare text).
+    let status_text = details
+        .map(|list| {
+            list.next_siblings()
+                .map(|node| match node.value() {
+                    Node::Text(text) => text.to_string(),
+                    Node::Element(_) => ElementRef::wrap(node).map(inline_text).unwrap_or_default(),
+                    _ => String::new(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .and_then(|text| non_blank(text.trim().trim_start_matches('-')));
     listing.listing_kind = if classes.contains("list-card_for-rent") {
         Some("for rent".to_owned())
     } else if classes.contains("list-card_for-sale") {
@@ -212,8 +225,12 @@ fn card_listings(
         .and_then(non_blank);
     set_extra(&mut listing, "status_text", status_text);
 
-    let units: Vec<(Option<String>, Option<String>)> = card
-        .select(&UNIT_BOX)
+    let mut unit_elements: Vec<ElementRef<'_>> = card.select(&UNIT_LINK).collect();
+    if unit_elements.is_empty() {
+        unit_elements = card.select(&UNIT_BOX).collect();
+    }
+    let units: Vec<(Option<String>, Option<String>)> = unit_elements
+        .into_iter()
         .map(|unit| {
             let mut spans = unit.select(&SPAN).map(inline_text);
             let price = spans.next().and_then(|text| non_blank(&text));
