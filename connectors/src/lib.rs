@@ -4,6 +4,8 @@
 //! - [`decode`]: bytes to text, choosing the character encoding as a browser would.
 //! - [`detect`]: which site a saved page came from.
 //! - [`craigslist`]: Craigslist postings and search pages, every markup generation since 2009.
+//! - [`reso`]: RESO Web API feeds (OData JSON) and the client that pulls them with a bearer token.
+//! - [`files`]: CSV and JSON-lines listing files.
 //! - [`error`]: the crate's [`Error`], with a stable [`Error::code`] for dead letters and a
 //!   [`Error::retryable`] hint.
 
@@ -12,9 +14,11 @@ pub mod crawl;
 pub mod decode;
 pub mod detect;
 pub mod error;
+pub mod files;
 pub mod page;
 pub mod realtor;
 pub mod redfin;
+pub mod reso;
 pub mod trulia;
 pub mod zillow;
 

@@ -50,6 +50,8 @@ pub fn parse_page(
         Source::Redfin => crate::redfin::parse_page(body, url, fetched_at),
         Source::Trulia => crate::trulia::parse_page(body, url, fetched_at),
         Source::Zillow => crate::zillow::parse_page(body, url, fetched_at),
+        Source::Reso => crate::reso::parse_page(body, url, fetched_at),
+        Source::File => crate::files::parse_page(body, url, fetched_at),
         other => Err(Error::Unrecognised {
             detail: format!("no parser for {other} pages yet"),
         }),
