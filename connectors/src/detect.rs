@@ -82,6 +82,9 @@ pub fn detect_site(html: &str, url: Option<&str>) -> Option<Source> {
     if let Some(source) = url.and_then(site_from_url) {
         return Some(source);
     }
+    if is_odata_json(html) {
+        return Some(Source::Reso);
+    }
     let lowered = html.to_ascii_lowercase();
     if let Some(site) = SITES
         .iter()
@@ -104,6 +107,21 @@ pub fn detect_site(html: &str, url: Option<&str>) -> Option<Source> {
         .rev()
         .max_by_key(|(mentions, _)| *mentions)
         .map(|(_, source)| source)
+}
+
+/// A RESO Web API (OData JSON) response: a JSON object whose first members carry OData
+/// annotations. Only the start is read, so a large page costs nothing here.
+fn is_odata_json(body: &str) -> bool {
+    let body = body.trim_start_matches('\u{feff}').trim_start();
+    if !body.starts_with('{') {
+        return false;
+    }
+    let mut head_end = body.len().min(4096);
+    while !body.is_char_boundary(head_end) {
+        head_end -= 1;
+    }
+    let head = &body[..head_end];
+    head.contains("\"@odata.context\"") || head.contains("\"@odata.nextLink\"")
 }
 
 fn site_from_url(url: &str) -> Option<Source> {

@@ -556,3 +556,20 @@ fn truncated_or_garbled_pages_never_panic() {
         assert!(parse_page(&garbled, "http://reso.test/odata/Property", fetched_at).is_err());
     }
 }
+
+#[test]
+fn site_detection_recognises_odata_responses() {
+    use aiq_connectors::detect::detect_site;
+    for page in PAGES {
+        assert_eq!(detect_site(page, None), Some(Source::Reso));
+        assert_eq!(
+            detect_site(page, Some("https://api.mls.example/odata/Property")),
+            Some(Source::Reso)
+        );
+    }
+    assert_eq!(
+        detect_site("<p>the @odata.context annotation</p>", None),
+        None
+    );
+    assert_eq!(detect_site("{\"list_price\": 5}", None), None);
+}
