@@ -197,6 +197,18 @@ async fn robots_txt_disallow_means_the_page_is_never_requested() {
 }
 
 #[tokio::test]
+async fn an_unreadable_robots_txt_means_no_page_is_fetched() {
+    let server = TestServer::start().await;
+    let site = site::install(&server, 2, 2);
+    server.route("/robots.txt", Reply::status(503, "Service Unavailable"));
+    let (stats, collected) = crawl(fast_config(), &site, 100).await;
+    assert_eq!(stats.pages_fetched, 0);
+    assert_eq!(collected.rejected.len(), 1);
+    assert_eq!(collected.rejected[0].reason.code, "robots_unavailable");
+    assert!(server.requests().iter().all(|r| r.target == "/robots.txt"));
+}
+
+#[tokio::test]
 async fn a_block_page_backs_off_is_retried_and_never_becomes_data() {
     let server = TestServer::start().await;
     let site = site::install(&server, 3, 3);

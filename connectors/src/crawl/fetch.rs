@@ -144,8 +144,14 @@ impl Crawler {
         url: &Url,
         entry: &FrontierEntry,
     ) -> (Outcome, u64, u64) {
-        if self.config.respect_robots_txt && !self.robots_allow(url).await {
-            return (Outcome::Disallowed, 0, 0);
+        if self.config.respect_robots_txt {
+            match self.robots_allow(url).await {
+                Ok(true) => {}
+                Ok(false) => return (Outcome::Disallowed, 0, 0),
+                Err(detail) => {
+                    return (failed(None, "robots_unavailable", detail, ""), 0, 0);
+                }
+            }
         }
         let site = source.as_str();
         let host = url.host_str().unwrap_or_default().to_owned();

@@ -304,11 +304,13 @@ impl Crawler {
         Utc::now().timestamp().saturating_sub(revisit)
     }
 
-    /// Whether robots.txt of the URL's origin lets our User-Agent fetch it. A missing or unreadable
-    /// robots.txt means no rules.
-    async fn robots_allow(&self, url: &Url) -> bool {
+    /// Whether robots.txt of the URL's origin lets our User-Agent fetch it. No robots.txt (a 4xx
+    /// answer) means no rules. When robots.txt cannot be read at all (no answer, or a 5xx), the
+    /// answer is an error and the page is not fetched (RFC 9309: assume a full disallow); that is not
+    /// cached, so a later page tries again.
+    async fn robots_allow(&self, url: &Url) -> Result<bool, String> {
         let Some(host) = url.host_str() else {
-            return false;
+            return Ok(false);
         };
         let origin = format!(
             "{}://{}{}",
@@ -319,24 +321,53 @@ impl Crawler {
         // Held while fetching, so concurrent first requests to an origin fetch robots.txt once.
         let mut cache = self.robots.lock().await;
         if !cache.contains_key(&origin) {
-            let robots_url = format!("{origin}/robots.txt");
-            self.limiter.until_key_ready(&host.to_owned()).await;
-            let route = self.routes.pick().await;
-            let robot = match route.client().get(&robots_url).send().await {
-                Ok(response) if response.status().is_success() => match response.bytes().await {
-                    Ok(body) => texting_robots::Robot::new(&self.config.user_agent, &body)
-                        .ok()
-                        .map(Arc::new),
-                    Err(_) => None,
-                },
-                _ => None,
-            };
+            let robot = self.fetch_robots(&origin, host).await?;
             cache.insert(origin.clone(), robot);
         }
-        cache
+        Ok(cache
             .get(&origin)
             .and_then(|robot| robot.as_ref())
-            .is_none_or(|robot| robot.allowed(url.as_str()))
+            .is_none_or(|robot| robot.allowed(url.as_str())))
+    }
+
+    async fn fetch_robots(
+        &self,
+        origin: &str,
+        host: &str,
+    ) -> Result<Option<Arc<texting_robots::Robot>>, String> {
+        let robots_url = format!("{origin}/robots.txt");
+        let mut last_error = String::new();
+        // Each proxy may be tried once (a failing one is benched), then the error stands.
+        for _ in 0..=self.config.proxies.len() {
+            self.limiter.until_key_ready(&host.to_owned()).await;
+            let route = self.routes.pick().await;
+            match route.client().get(&robots_url).send().await {
+                Ok(response) if response.status().is_success() => {
+                    let body = response
+                        .bytes()
+                        .await
+                        .map_err(|e| format!("reading {robots_url}: {e}"))?;
+                    // A robots.txt that does not parse is treated as no rules, as browsers of it do.
+                    return Ok(texting_robots::Robot::new(&self.config.user_agent, &body)
+                        .ok()
+                        .map(Arc::new));
+                }
+                Ok(response) if response.status().is_client_error() => return Ok(None),
+                Ok(response) => {
+                    return Err(format!("{robots_url} answered HTTP {}", response.status()));
+                }
+                Err(error) => {
+                    last_error = format!("fetching {robots_url}: {error}");
+                    match route {
+                        proxy::Route::Proxy(index, _) if error.is_connect() => {
+                            self.routes.report_failure(index, &last_error);
+                        }
+                        _ => break,
+                    }
+                }
+            }
+        }
+        Err(last_error)
     }
 }
 
