@@ -65,7 +65,12 @@ static LISTING_KINDS: KeyTable<ListingKind, { LISTING_KIND_ENTRIES.len() }> =
 /// `None` (the caller may then infer the kind from the price or the URL).
 pub fn parse_listing_kind(text: &str) -> Option<ListingKind> {
     let mut buf = [0u8; 32];
-    LISTING_KINDS.get(fold_key(text, &mut buf, true)?)
+    if let Some(kind) = fold_key(text, &mut buf, true).and_then(|key| LISTING_KINDS.get(key)) {
+        return Some(kind);
+    }
+    // RESO enumerations are CamelCase (`ResidentialLease`, `CommercialSale`).
+    let split = split_camel_case(text)?;
+    LISTING_KINDS.get(fold_key(&split, &mut buf, true)?)
 }
 
 /// Listing kind from a Craigslist URL's category (`https://boston.craigslist.org/gbs/apa/d/...`).
@@ -162,7 +167,29 @@ static PROPERTY_TYPES: KeyTable<&str, { PROPERTY_TYPE_ENTRIES.len() }> =
 /// the above (farm, commercial, parking); text not recognised at all is `None`.
 pub fn parse_property_type(text: &str) -> Option<&'static str> {
     let mut buf = [0u8; 40];
-    PROPERTY_TYPES.get(fold_key(text, &mut buf, true)?)
+    if let Some(kind) = fold_key(text, &mut buf, true).and_then(|key| PROPERTY_TYPES.get(key)) {
+        return Some(kind);
+    }
+    // RESO and schema.org spell types in CamelCase (`SingleFamilyResidence`, `ManufacturedHome`).
+    let split = split_camel_case(text)?;
+    PROPERTY_TYPES.get(fold_key(&split, &mut buf, true)?)
+}
+
+/// `SingleFamilyResidence` -> `Single Family Residence`; `None` when there is no lower-to-upper
+/// boundary to split at (so callers only retry when it can change the lookup).
+fn split_camel_case(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 4);
+    let mut split = false;
+    let mut previous_lower = false;
+    for c in text.chars() {
+        if c.is_ascii_uppercase() && previous_lower {
+            out.push(' ');
+            split = true;
+        }
+        previous_lower = c.is_ascii_lowercase();
+        out.push(c);
+    }
+    split.then_some(out)
 }
 
 #[cfg(test)]
@@ -188,6 +215,10 @@ mod tests {
         ] {
             assert_eq!(parse_listing_kind(text), Some(kind), "{text}");
         }
+        assert_eq!(parse_listing_kind("ResidentialLease"), Some(Rent));
+        assert_eq!(parse_listing_kind("ResidentialIncome"), Some(Sale));
+        assert_eq!(parse_listing_kind("CommercialSale"), Some(Sale));
+        assert_eq!(parse_listing_kind("CommercialLease"), Some(Rent));
         assert_eq!(parse_listing_kind("whatever"), None);
         assert_eq!(parse_listing_kind(""), None);
     }
@@ -213,6 +244,8 @@ mod tests {
             ("apartment", "apartment"),
             ("SINGLE_FAMILY", "house"),
             ("Single Family Residence", "house"),
+            ("SingleFamilyResidence", "house"),
+            ("ManufacturedHome", "manufactured"),
             ("CONDO", "condo"),
             ("townhome", "townhouse"),
             ("MULTI_FAMILY", "multi_family"),

@@ -15,6 +15,50 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZon
 /// * US dates: `5/5/2009`, `05/05/09` (two-digit years are 20xx), optionally with a time;
 /// * Unix time: 10 digits (seconds) or 13 digits (milliseconds), as in Zillow JSON.
 pub fn parse_posted_at(text: &str) -> Option<DateTime<Utc>> {
+    numeric_posted_at(text).or_else(|| month_name_date(text))
+}
+
+/// Dates written with month names, as property pages show them: `Thursday, November 9, 2023`,
+/// `Nov 9, 2023`, `9 November 2023`. Only tried when the numeric forms fail, so the common path
+/// stays a byte scanner.
+fn month_name_date(text: &str) -> Option<DateTime<Utc>> {
+    const WEEKDAYS: [&str; 14] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+    ];
+    let trimmed = text.trim();
+    let rest = match trimmed.split_once(',') {
+        Some((first, rest)) if WEEKDAYS.contains(&first.trim().to_ascii_lowercase().as_str()) => {
+            rest.trim()
+        }
+        _ => trimmed,
+    };
+    [
+        "%B %d, %Y",
+        "%b %d, %Y",
+        "%B %d %Y",
+        "%b %d %Y",
+        "%d %B %Y",
+        "%d %b %Y",
+    ]
+    .iter()
+    .find_map(|format| chrono::NaiveDate::parse_from_str(rest, format).ok())
+    .map(|date| date.and_time(NaiveTime::MIN).and_utc())
+}
+
+fn numeric_posted_at(text: &str) -> Option<DateTime<Utc>> {
     let mut scanner = Scanner::new(text.trim());
     if scanner.bytes.is_empty() {
         return None;
@@ -299,6 +343,9 @@ mod tests {
         expect("2022-08-05", "2022-08-05T00:00:00+00:00");
         expect("1657045389", "2022-07-05T18:23:09+00:00");
         expect("1657045389000", "2022-07-05T18:23:09+00:00");
+        expect("Thursday, November 9, 2023", "2023-11-09T00:00:00+00:00");
+        expect("Nov 9, 2023", "2023-11-09T00:00:00+00:00");
+        expect("9 November 2023", "2023-11-09T00:00:00+00:00");
     }
 
     #[test]
