@@ -43,7 +43,7 @@ pub use state::{CrawlState, FrontierCounts};
 use crate::page::{Page, PageKind};
 use fetch::{HostCooldowns, Outcome};
 use proxy::ProxyPool;
-use state::{Completion, FrontierEntry, PAGE_KIND_POSTING, PAGE_KIND_SEARCH};
+use state::{Completion, FrontierEntry, PAGE_KIND_POSTING, PAGE_KIND_REJECTED, PAGE_KIND_SEARCH};
 
 /// Crawler settings (`[crawl]` in the config file).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -299,9 +299,10 @@ impl Crawler {
         Ok(stats)
     }
 
+    /// Pages fetched at or before this instant (Unix milliseconds) are due for a revisit.
     fn revisit_cutoff(&self) -> i64 {
-        let revisit = i64::try_from(self.config.revisit_after.as_secs()).unwrap_or(i64::MAX);
-        Utc::now().timestamp().saturating_sub(revisit)
+        let revisit = i64::try_from(self.config.revisit_after.as_millis()).unwrap_or(i64::MAX);
+        Utc::now().timestamp_millis().saturating_sub(revisit)
     }
 
     /// Whether robots.txt of the URL's origin lets our User-Agent fetch it. No robots.txt (a 4xx
@@ -579,7 +580,15 @@ impl CrawlLoop<'_> {
                     .complete(
                         &entry,
                         Completion::Fetched {
-                            kind: None,
+                            // A search page with no results is still a search page to come back to.
+                            kind: Some(
+                                if error.no_listing_reason() == Some(crate::NoListingReason::Empty)
+                                {
+                                    PAGE_KIND_SEARCH
+                                } else {
+                                    PAGE_KIND_REJECTED
+                                },
+                            ),
                             etag: validators.etag.as_deref(),
                             last_modified: validators.last_modified.as_deref(),
                             content_hash: validators.content_hash,

@@ -165,8 +165,8 @@ impl CrawlState {
     }
 
     /// Resumes the unfinished run, or starts the next one from `start` (pages done in earlier runs
-    /// are revisited when they are search pages or were fetched before `revisit_cutoff`, Unix
-    /// seconds).
+    /// are revisited when they are search pages or were fetched at or before `revisit_cutoff`,
+    /// Unix milliseconds).
     pub(crate) async fn begin_run(
         &self,
         start: &str,
@@ -179,7 +179,7 @@ impl CrawlState {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(state_error("read the run"))?;
-        let now = Utc::now().timestamp();
+        let now = Utc::now().timestamp_millis();
         let (run, resumed) = match current {
             Some((run, 0)) => (run, true),
             Some((run, _)) => (run + 1, false),
@@ -263,7 +263,7 @@ impl CrawlState {
         run: i64,
         revisit_cutoff: i64,
     ) -> Result<(), CrawlError> {
-        let now = Utc::now().timestamp();
+        let now = Utc::now().timestamp_millis();
         let mut tx = self.begin().await?;
         match completion {
             Completion::Fetched {
@@ -314,7 +314,7 @@ impl CrawlState {
                 .await
                 .map_err(state_error("record an unchanged page"))?;
                 // The links of an unchanged search page are those found on it last time.
-                if entry.kind.as_deref() != Some(PAGE_KIND_POSTING) {
+                if entry.kind.as_deref() == Some(PAGE_KIND_SEARCH) {
                     self.rediscover_links_of(&mut tx, &entry.url, run, revisit_cutoff)
                         .await?;
                 }
@@ -383,7 +383,7 @@ impl CrawlState {
     }
 
     /// Adds a URL to the frontier, or queues a known one again for this run when it is due: a search
-    /// page, a page that failed or was never finished, or a posting fetched before `revisit_cutoff`.
+    /// page, a page that failed or was never finished, or a page fetched at or before `revisit_cutoff`.
     /// A URL already queued or done in this run is left alone: the seen-set.
     async fn discover(
         &self,
@@ -400,8 +400,8 @@ impl CrawlState {
              ON CONFLICT (crawl, url) DO UPDATE SET state = 'queued', run = excluded.run
              WHERE crawl_frontier.run < excluded.run
                AND (crawl_frontier.state != 'done'
-                    OR crawl_frontier.kind IS NOT 'posting'
-                    OR COALESCE(crawl_frontier.fetched_at, 0) < ?6)",
+                    OR crawl_frontier.kind IS 'search'
+                    OR COALESCE(crawl_frontier.fetched_at, 0) <= ?6)",
         )
         .bind(&self.crawl)
         .bind(url)
@@ -425,7 +425,7 @@ impl CrawlState {
         sqlx::query(
             "UPDATE crawl_frontier SET state = 'queued', run = ?3
              WHERE crawl = ?1 AND found_on = ?2 AND run < ?3
-               AND (state != 'done' OR kind IS NOT 'posting' OR COALESCE(fetched_at, 0) < ?4)",
+               AND (state != 'done' OR kind IS 'search' OR COALESCE(fetched_at, 0) <= ?4)",
         )
         .bind(&self.crawl)
         .bind(found_on)
@@ -440,6 +440,9 @@ impl CrawlState {
 
 /// The `kind` stored for listing pages.
 pub(crate) const PAGE_KIND_POSTING: &str = "posting";
+/// The `kind` stored for pages that held no listing (expired, deleted, unreadable): revisited only
+/// when stale, like postings.
+pub(crate) const PAGE_KIND_REJECTED: &str = "rejected";
 /// The `kind` stored for search and result pages.
 pub(crate) const PAGE_KIND_SEARCH: &str = "search";
 
@@ -536,7 +539,7 @@ mod tests {
         state.finish_run(2).await.unwrap();
 
         // Next run with every posting stale: an unchanged search page queues its postings again.
-        let stale_cutoff = Utc::now().timestamp() + 10;
+        let stale_cutoff = Utc::now().timestamp_millis() + 10_000;
         let third = state
             .begin_run("http://a/search", stale_cutoff)
             .await

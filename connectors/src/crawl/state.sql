@@ -9,7 +9,8 @@ CREATE TABLE IF NOT EXISTS crawl_runs (
 
 -- state: queued | in_flight | done | failed | disallowed.
 -- run: the run in which the row was last queued; a row done in the current run is in the seen-set.
--- kind: search | posting once parsed; search pages are always revisited, postings only when stale.
+-- kind: search | posting | rejected once fetched; search pages are always revisited, others only
+-- when stale. fetched_at: Unix milliseconds.
 CREATE TABLE IF NOT EXISTS crawl_frontier (
     seq           INTEGER PRIMARY KEY,
     crawl         TEXT NOT NULL,
