@@ -92,6 +92,29 @@ enum Command {
     },
     /// Print the effective configuration (defaults, then --config, then AIQ__* variables) as TOML.
     Config,
+    /// Crawl a site for real, politely ([crawl] settings: robots.txt, rate limit, retries, proxies),
+    /// and send raw listings to the bus (`listings.raw`) and rejects to `listings.dlq`. With the
+    /// embedded bus (memory://) the pipeline runs in this process and writes the store and the lake.
+    Scrape {
+        /// Which site's parser reads the pages: `craigslist`, `zillow`, `realtor`, `redfin`,
+        /// `trulia`, `fsbo`, `facebook`, `linkedin`, `reso`, `file`.
+        #[arg(long)]
+        site: Source,
+        /// First page: a search page (its results and next pages are followed) or a listing page.
+        /// Only links on the same scheme, host and port are followed, so a mirror works too.
+        #[arg(long, value_name = "URL")]
+        start: String,
+        /// Most pages to fetch in this run.
+        #[arg(long, default_value_t = 100)]
+        max_pages: usize,
+        /// Crawl state (SQLite): run again with the same file to resume a stopped crawl, or to
+        /// crawl incrementally (conditional requests, fresh listings skipped) after a finished one.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// Also write the raw listings as JSON lines (input for `aiqleads pipeline --input`).
+        #[arg(long, value_name = "FILE.jsonl")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -145,6 +168,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse { site, url, file } => parse_page(site, url, &file),
+        Command::Scrape {
+            site,
+            start,
+            max_pages,
+            state,
+            out,
+        } => {
+            let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+            let options = aiq_jobs::scrape::ScrapeOptions {
+                source: site,
+                start,
+                max_pages,
+                state,
+                out,
+            };
+            let summary = runtime.block_on(aiq_jobs::scrape::run_scrape(config, options))?;
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config => {
             print!("{}", config.to_toml()?);
             Ok(ExitCode::SUCCESS)

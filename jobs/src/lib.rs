@@ -8,6 +8,7 @@ pub mod demo;
 mod error;
 pub mod file;
 pub mod runner;
+pub mod scrape;
 pub mod sink;
 
 pub use error::{Error, Result};
