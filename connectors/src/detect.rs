@@ -14,7 +14,7 @@ struct SiteMarkers {
     strong: &'static [&'static str],
 }
 
-const SITES: [SiteMarkers; 6] = [
+const SITES: [SiteMarkers; 8] = [
     SiteMarkers {
         source: Source::Craigslist,
         domains: &["craigslist.org"],
@@ -58,6 +58,23 @@ const SITES: [SiteMarkers; 6] = [
         source: Source::Facebook,
         domains: &["facebook.com", "fbcdn.net"],
         strong: &["<html id=\"facebook\"", "| facebook</title>"],
+    },
+    SiteMarkers {
+        source: Source::Fsbo,
+        domains: &["forsalebyowner.com"],
+        strong: &["| forsalebyowner.com</title>"],
+    },
+    SiteMarkers {
+        source: Source::Linkedin,
+        domains: &["linkedin.com"],
+        // The member data export's Shares.csv header and the Posts API's share URNs.
+        strong: &[
+            "date,sharelink,sharecommentary,sharedurl,mediaurl,visibility",
+            "\"id\":\"urn:li:share:",
+            "\"id\": \"urn:li:share:",
+            "\"id\":\"urn:li:ugcpost:",
+            "\"id\": \"urn:li:ugcpost:",
+        ],
     },
 ];
 

@@ -3,7 +3,7 @@
 use aiq_schemas::{RawListing, Source};
 use chrono::{DateTime, Utc};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// What kind of page was parsed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
@@ -46,14 +46,14 @@ pub fn parse_page(
 ) -> Result<Page> {
     match source {
         Source::Craigslist => crate::craigslist::parse_page(body, url, fetched_at),
+        Source::Facebook => crate::facebook::parse_page(body, url, fetched_at),
+        Source::Linkedin => crate::linkedin::parse_page(body, url, fetched_at),
+        Source::Fsbo => crate::fsbo::parse_page(body, url, fetched_at),
         Source::Realtor => crate::realtor::parse_page(body, url, fetched_at),
         Source::Redfin => crate::redfin::parse_page(body, url, fetched_at),
         Source::Trulia => crate::trulia::parse_page(body, url, fetched_at),
         Source::Zillow => crate::zillow::parse_page(body, url, fetched_at),
         Source::Reso => crate::reso::parse_page(body, url, fetched_at),
         Source::File => crate::files::parse_page(body, url, fetched_at),
-        other => Err(Error::Unrecognised {
-            detail: format!("no parser for {other} pages yet"),
-        }),
     }
 }

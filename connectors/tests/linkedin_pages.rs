@@ -165,6 +165,12 @@ fn organization_posts_page_keeps_the_listing_and_links_the_next_page() {
         Some("https://www.linkedin.com/feed/update/urn:li:share:7203000000000000011/")
     );
     assert_eq!(listing.list_price.as_deref(), Some("$1.2M"));
+    // "New listing" names no kind; "listed at" does.
+    assert_eq!(listing.listing_kind.as_deref(), Some("sale"));
+    assert_eq!(
+        extra(listing, "signal").and_then(|value| value.as_str()),
+        Some("new listing")
+    );
     assert_eq!(listing.bedrooms_total.as_deref(), Some("5 bedroom"));
     assert_eq!(listing.bathrooms_total.as_deref(), Some("4 bath"));
     assert_eq!(listing.living_area_sqft.as_deref(), Some("3,900 sq ft"));

@@ -276,11 +276,11 @@ impl Item {
             ..Item::default()
         };
         let mut next = texts.next();
-        if next.is_some_and(|text| looks_like_price(text)) {
+        if next.is_some_and(looks_like_price) {
             item.price = next.map(str::to_owned);
             next = texts.next();
             // A reduced price shows the old one struck through right after.
-            if next.is_some_and(|text| looks_like_price(text)) {
+            if next.is_some_and(looks_like_price) {
                 next = texts.next();
             }
         }

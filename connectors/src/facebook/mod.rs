@@ -72,8 +72,8 @@ use item::{ExportRecord, Item, ItemJson, MainItemContext, Verdict};
 ///   "id":"1797467624420648","formatted_price":{"text":"$28,000"},
 ///   "location":{"reverse_geocode":{"city":"Amory","state":"MS"}},
 ///   "marketplace_listing_category_id":"821056594720130",
-///   "marketplace_listing_title":"3 Beds 2 Baths - House"}}},{"node":{"listing":{
-///   "__typename":"GroupCommerceProductItem","id":"574264948878889",
+///   "marketplace_listing_title":"3 Beds 2 Baths - House"}}},
+///   {"node":{"listing":{"__typename":"GroupCommerceProductItem","id":"574264948878889",
 ///   "marketplace_listing_category_id":"1792291877663080","marketplace_listing_title":"Drone"}}}]}}</script>"#;
 /// let page = parse_page(body, "https://www.facebook.com/marketplace/search/?query=x", Utc::now())?;
 /// assert_eq!(page.kind, PageKind::Search);
@@ -88,11 +88,11 @@ pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Pa
         detail: error.to_string(),
     })?;
     let trimmed = body.trim_start();
-    if trimmed.starts_with('[') {
-        if let Ok(records) = serde_json::from_str::<Vec<ExportRecord>>(trimmed) {
-            let items = records.into_iter().filter_map(Item::from_export).collect();
-            return Ok(assemble(items, None, None, fetched_at));
-        }
+    if trimmed.starts_with('[')
+        && let Ok(records) = serde_json::from_str::<Vec<ExportRecord>>(trimmed)
+    {
+        let items = records.into_iter().filter_map(Item::from_export).collect();
+        return Ok(assemble(items, None, None, fetched_at));
     }
 
     let items = relay_items(body);
@@ -238,11 +238,11 @@ fn assemble(
     } else {
         PageKind::Search
     };
-    if let Some(main_id) = &main_id {
-        if let Some(at) = items.iter().position(|item| &item.id == main_id) {
-            let main = items.remove(at);
-            items.insert(0, main);
-        }
+    if let Some(main_id) = &main_id
+        && let Some(at) = items.iter().position(|item| &item.id == main_id)
+    {
+        let main = items.remove(at);
+        items.insert(0, main);
     }
     let mut page = Page {
         kind,

@@ -8,7 +8,7 @@ use memchr::memmem;
 
 /// Byte ranges of every object that opens with `{"__typename":"<T>"` where `T` satisfies `wanted`,
 /// in page order. An object that is cut short (a truncated page) is left out.
-pub(super) fn typed_objects<'a>(body: &'a str, wanted: impl Fn(&str) -> bool) -> Vec<&'a str> {
+pub(super) fn typed_objects(body: &str, wanted: impl Fn(&str) -> bool) -> Vec<&str> {
     const OPENING: &[u8] = b"{\"__typename\":\"";
     let bytes = body.as_bytes();
     let mut objects = Vec::new();
@@ -28,11 +28,11 @@ pub(super) fn typed_objects<'a>(body: &'a str, wanted: impl Fn(&str) -> bool) ->
         if !wanted(typename) {
             continue;
         }
-        if let Some(end) = balanced_end(bytes, start) {
-            if let Some(object) = body.get(start..end) {
-                objects.push(object);
-                from = end;
-            }
+        if let Some(end) = balanced_end(bytes, start)
+            && let Some(object) = body.get(start..end)
+        {
+            objects.push(object);
+            from = end;
         }
     }
     objects

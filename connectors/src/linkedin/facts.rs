@@ -122,9 +122,19 @@ const STATES: &[&str] = &[
 /// Why a post is not a property post.
 pub(crate) fn judge(text: &str) -> Result<PostFacts, &'static str> {
     let lower = text.to_lowercase();
-    let announcement = ANNOUNCEMENTS
+    let mut announcements = ANNOUNCEMENTS
         .iter()
-        .find(|(phrase, _)| contains_phrase(&lower, phrase));
+        .filter(|(phrase, _)| contains_phrase(&lower, phrase))
+        .peekable();
+    // The first phrase found names the signal; the kind comes from any phrase that states one
+    // ("New listing ... listed at $1.2M" is a sale).
+    let announcement = announcements
+        .peek()
+        .map(|(phrase, _)| *phrase)
+        .map(|phrase| {
+            let kind = announcements.find_map(|(_, kind)| *kind);
+            (phrase, kind)
+        });
     let seller_intent = SELLER_INTENT.find(text).is_some();
     let has_property_word = PROPERTY_WORD.is_match(text);
     let (signal, kind) = match (announcement, seller_intent) {
@@ -133,7 +143,7 @@ pub(crate) fn judge(text: &str) -> Result<PostFacts, &'static str> {
             if !has_property_word {
                 return Err("a sale or rent phrase, but nothing says it is real estate");
             }
-            (*phrase, *kind)
+            (phrase, kind)
         }
         (None, false) => {
             return Err(if CLOSED_ONLY.is_match(text) {
@@ -167,10 +177,10 @@ pub(crate) fn judge(text: &str) -> Result<PostFacts, &'static str> {
             read_place(&mut facts, &place);
         }
     }
-    if facts.state.is_none() {
-        if let Some(place) = IN_CITY_STATE.captures(text) {
-            read_place(&mut facts, &place);
-        }
+    if facts.state.is_none()
+        && let Some(place) = IN_CITY_STATE.captures(text)
+    {
+        read_place(&mut facts, &place);
     }
     facts.phone = first(&PHONE, text);
     facts.email = first(&EMAIL, text);
