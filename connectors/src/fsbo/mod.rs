@@ -70,10 +70,9 @@ pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Pa
     let mut listing = RawListing::default();
     if let Some(next_data) = script_body(body, "id=\"__NEXT_DATA__\"")
         .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        && let Some(object) = find_listing_object(&next_data, 0)
     {
-        if let Some(object) = find_listing_object(&next_data, 0) {
-            fill_from_api(&mut listing, object);
-        }
+        fill_from_api(&mut listing, object);
     }
     for text in json_ld_scripts(body) {
         if let Ok(value) = serde_json::from_str::<Value>(text) {
