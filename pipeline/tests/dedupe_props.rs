@@ -115,6 +115,8 @@ fn build(spec: &Spec) -> Listing {
     listing.state_or_province = Some("MA".to_owned());
     listing.bedrooms_total = Some(spec.beds);
     listing.bathrooms_total = Some(1.0);
+    // One floor plan per bedroom count, so the area agrees exactly when the rooms do.
+    listing.living_area_sqft = Some(450 + 250 * u32::from(spec.beds));
     listing.listing_kind = Some(if spec.sale {
         ListingKind::Sale
     } else {
@@ -267,6 +269,49 @@ proptest! {
         let expected = first.property_id.min(second.property_id);
         prop_assert_eq!(deduper.property_of(&original), Some(expected));
         prop_assert_eq!(deduper.property_of(&repost), Some(expected));
+    }
+
+    #[test]
+    fn address_less_reposts_join_the_addressed_listing_in_any_order(
+        building in 0usize..4,
+        metres in 0.0f64..20.0,
+        price_change in -0.1f64..0.1,
+        title_variant in 0usize..2,
+        repost_first in any::<bool>(),
+    ) {
+        // The original gives its street; the repost only a pin a few metres away and a reworded
+        // title. They merge whichever arrives first, and a third listing of the same building with
+        // another floor plan and title stays apart.
+        let original = build(&Spec {
+            source: 2, id: 1, building, unit: None, street_variant: 0, with_address: true,
+            with_coords: true, beds: 2, price_step: 0, sale: false, title_variant: 0,
+        });
+        let mut repost = original.clone();
+        repost.source_listing_id = "repost".to_owned();
+        repost.street_address = None;
+        repost.postal_code = None;
+        let lat = original.latitude.unwrap_or_default() + metres / 111_195.0;
+        repost.latitude = Some(lat);
+        repost.h3_cell = Some(cell_at(lat, original.longitude.unwrap_or_default()));
+        repost.list_price = original.list_price.map(|p| (p * (1.0 + price_change)).round());
+        let titles = ["Sunny two bedroom near the park - available now, call today", "SUNNY TWO BEDROOM NEAR THE PARK!!"];
+        repost.title = Some(titles[title_variant].to_owned());
+        let mut other_plan = repost.clone();
+        other_plan.source_listing_id = "other-plan".to_owned();
+        other_plan.bedrooms_total = Some(1);
+        other_plan.living_area_sqft = Some(700);
+        other_plan.title = Some("Renovated apartment close to the T with parking".to_owned());
+        let order = if repost_first {
+            vec![&repost, &other_plan, &original]
+        } else {
+            vec![&original, &other_plan, &repost]
+        };
+        let mut deduper = Deduper::new(DedupeConfig::default());
+        for listing in order {
+            deduper.assign(listing);
+        }
+        prop_assert_eq!(deduper.property_of(&original), deduper.property_of(&repost));
+        prop_assert_ne!(deduper.property_of(&original), deduper.property_of(&other_plan));
     }
 
     #[test]

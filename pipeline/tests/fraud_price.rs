@@ -202,6 +202,45 @@ fn real_craigslist_rentals_are_rarely_quarantined_and_injected_scams_are() {
     assert_eq!(caught, scams, "every injected scam is quarantined");
 }
 
+/// Scam bodies reworded so that the fixed phrases find at most one family each: the others are
+/// found only by their proximity rules (an anchor and a context word in one clause).
+const REWORDED_SCAMS: [&str; 3] = [
+    "The landlord is abroad with the church this year. Please purchase gift cards to cover the \
+     deposit and e-mail the numbers; the key set gets shipped to your address afterwards.",
+    "My wife and I are stationed overseas. Money for the deposit must be sent before seeing the unit, \
+     and our courier will bring the house keys.",
+    "We are abroad on a medical mission. Reserve it with iTunes cards as payment, keys are then mailed \
+     by courier. Reply only to owner.away@example.com.",
+];
+
+#[test]
+fn reworded_scams_are_quarantined_on_top_of_real_traffic() {
+    let rows = real_rows();
+    let mut chain = Chain::new();
+    for listing in &rows {
+        chain.run(listing);
+    }
+    for (i, text) in REWORDED_SCAMS.iter().enumerate() {
+        // A real row reposted with the scam body at its own price: only the wording can catch it.
+        let mut scam = rows[i * 97].clone();
+        scam.source = Source::Facebook;
+        scam.source_listing_id = format!("reworded-{i}");
+        scam.description = Some((*text).to_owned());
+        let (_, _, assessment) = chain.run(&scam);
+        let phrases = assessment
+            .reasons
+            .iter()
+            .find(|r| r.code == FraudCode::ScamPhrase)
+            .map(|r| r.detail.matches("; ").count() + 1)
+            .unwrap_or(0);
+        assert!(phrases >= 2, "scam {i}: {assessment:?}");
+        assert!(
+            assessment.score >= chain.scorer.quarantine_threshold(),
+            "scam {i}: {assessment:?}"
+        );
+    }
+}
+
 #[test]
 fn price_cut_with_contact_reuse_is_mostly_quarantined_where_comparables_exist() {
     let rows = real_rows();
