@@ -45,7 +45,7 @@ pub(crate) fn retry(site: &'static str, url: &Url, attempt: u32, why: &str, wait
 }
 
 pub(crate) fn blocked(site: &'static str, url: &Url, cooldown_ms: u64) {
-    warn!(site, url = %url, cooldown_ms, "the site served a block page; cooling down on this host");
+    info!(site, url = %url, cooldown_ms, "the site served a block page; cooling down on this host");
     counter!(BLOCKED_TOTAL, "site" => site).increment(1);
 }
 

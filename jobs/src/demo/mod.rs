@@ -57,6 +57,9 @@ pub async fn run_demo(mut config: Config, options: DemoOptions) -> Result<DemoSu
     config.lake.dir = options.data_dir.join("lake");
     config.bus.url = "memory://".into();
     config.crawl.requests_per_second_per_host = options.requests_per_second;
+    // The sample's block page is permanent by design: cooling our own server down for the
+    // real-site default (30 s, doubling) would only make the demo wait.
+    config.crawl.block_cooldown = Duration::from_millis(50);
 
     let site = SampleSite::start().await?;
     let bus = Bus::open(&config.bus.url, config.bus.channel_capacity.get())?;
