@@ -30,11 +30,11 @@ async fn demo_crawls_enriches_and_writes_exactly_the_expected_rows() {
     let mut config = Config::default();
     // The sample serves one block page; keep its retries quick.
     config.crawl.initial_backoff = Duration::from_millis(5);
-    config.crawl.requests_per_second_per_host = std::num::NonZeroU32::new(1000).unwrap();
     let options = DemoOptions {
         data_dir: dir.path().join("demo"),
         max_pages: 500,
         show_progress: false,
+        requests_per_second: std::num::NonZeroU32::new(1000).unwrap(),
     };
     let summary = run_demo(config, options).await.expect("demo runs");
     println!("{summary}");
