@@ -267,11 +267,25 @@ fn parse_page(site: SiteArg, url: Option<String>, file: &Path) -> anyhow::Result
     }
     out.flush()?;
     if page.listings.is_empty() || rejected == page.listings.len() {
+        // One line: why nothing came out, naming what was deliberately left out if anything was.
+        let skipped = match page.skipped.as_slice() {
+            [] => String::new(),
+            [only] => format!(" (1 item skipped: {} {})", only.id, only.reason),
+            [first, ..] => format!(
+                " ({} items skipped, e.g. {} {})",
+                page.skipped.len(),
+                first.id,
+                first.reason
+            ),
+        };
         eprintln!(
-            "{}: no listing could be read from this page",
+            "{}: no real-estate listing could be read from this page{skipped}",
             file.display()
         );
         return Ok(ExitCode::FAILURE);
+    }
+    for item in &page.skipped {
+        tracing::info!(id = %item.id, reason = %item.reason, "item skipped: not a real-estate listing");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -44,6 +44,9 @@ const SITES: [SiteMarkers; 8] = [
         strong: &[
             "| redfin</title>",
             "property=\"og:site_name\" content=\"redfin\"",
+            // Redfin's own JSON field names, for search exports that never mention the domain.
+            "\"isredfin\":",
+            "\"timeonredfin\":",
         ],
     },
     SiteMarkers {
