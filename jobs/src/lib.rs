@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod config;
 pub mod demo;
+pub mod embedded;
 mod error;
 pub mod file;
 pub mod runner;

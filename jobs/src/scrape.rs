@@ -11,16 +11,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aiq_connectors::crawl::{CrawlEvent, CrawlState, CrawlStats, Crawler};
-use aiq_pipeline::LeadPipeline;
 use aiq_schemas::Source;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tracing::info;
 
 use crate::bus::{Bus, Producer, streams};
 use crate::config::Config;
-use crate::runner::{RunStats, Sinks, run_dead_letters, run_enrich};
-use crate::sink::lake::LakeWriter;
-use crate::sink::store::Store;
+use crate::embedded::Downstream;
+use crate::runner::RunStats;
 use crate::{Error, Result};
 
 /// What to crawl and where the crawl keeps its state.
@@ -66,13 +64,10 @@ pub async fn run_scrape(mut config: Config, options: ScrapeOptions) -> Result<Sc
     // offsets each consumer committed: a consumer name of this process's own keeps a second scrape
     // into the same store from skipping its records as already committed.
     let process_tag = format!("{}", chrono::Utc::now().timestamp_micros());
-    let dead_letter_consumer = if config.bus.url.starts_with("memory://") {
+    if config.bus.url.starts_with("memory://") {
         config.runner.consumer_name =
             format!("{} scrape {process_tag}", config.runner.consumer_name);
-        format!("dead_letters scrape {process_tag}")
-    } else {
-        "dead_letters".to_owned()
-    };
+    }
     let crawl_error = |e: aiq_connectors::crawl::CrawlError| Error::Crawl(e.to_string());
     let crawler = Crawler::new(config.crawl.clone()).map_err(crawl_error)?;
     let name = crawl_name(options.source, &options.start);
@@ -96,17 +91,13 @@ pub async fn run_scrape(mut config: Config, options: ScrapeOptions) -> Result<Sc
     };
 
     let bus = Bus::open(&config.bus.url, config.bus.channel_capacity.get())?;
-    let embedded = config.bus.url.starts_with("memory://");
-    let raw_producer = bus.producer(streams::LISTINGS_RAW)?;
-    let dlq_producer = bus.producer(streams::LISTINGS_DLQ)?;
-    let consumers = if embedded {
-        Some((
-            bus.consumer(streams::LISTINGS_RAW)?,
-            bus.consumer(streams::LISTINGS_DLQ)?,
-        ))
+    let downstream = if config.bus.url.starts_with("memory://") {
+        Some(Downstream::start(&config, &bus, |_| {}).await?)
     } else {
         None
     };
+    let raw_producer = bus.producer(streams::LISTINGS_RAW)?;
+    let dlq_producer = bus.producer(streams::LISTINGS_DLQ)?;
     // From here on only the crawler's producers keep the streams open: when the crawl ends, the
     // in-process runners see the end of their streams and finish too.
     bus.release_own_producers();
@@ -123,45 +114,6 @@ pub async fn run_scrape(mut config: Config, options: ScrapeOptions) -> Result<Sc
     };
     let forward = tokio::spawn(publish(events_rx, raw_producer, dlq_producer, out));
 
-    let (enrich, dead_letters_stored) = match consumers {
-        Some((mut raw_consumer, mut dlq_consumer)) => {
-            let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
-            let dlq_store = store.clone();
-            let dlq_config = config.runner.clone();
-            let dead_letters = tokio::spawn(async move {
-                run_dead_letters(
-                    &mut dlq_consumer,
-                    &dlq_store,
-                    &dlq_config,
-                    &dead_letter_consumer,
-                )
-                .await
-            });
-            let mut stage = LeadPipeline::new(&config.pipeline);
-            let mut sinks = Sinks {
-                store: Some(store.clone()),
-                lake: Some(LakeWriter::open(&config.lake)?),
-                ..Sinks::default()
-            };
-            let (_stop, never_stop) = watch::channel(false);
-            let run = run_enrich(
-                &mut stage,
-                &mut raw_consumer,
-                &mut sinks,
-                &config.runner,
-                never_stop,
-                |_| {},
-            )
-            .await?;
-            let stored = dead_letters
-                .await
-                .map_err(|e| Error::Internal(format!("dead-letter task: {e}")))??;
-            store.close().await;
-            (Some(run), stored)
-        }
-        None => (None, 0),
-    };
-
     let crawl = crawl
         .await
         .map_err(|e| Error::Internal(format!("crawler task: {e}")))?
@@ -170,6 +122,13 @@ pub async fn run_scrape(mut config: Config, options: ScrapeOptions) -> Result<Sc
         .await
         .map_err(|e| Error::Internal(format!("publisher task: {e}")))??;
     state.close().await;
+    let (enrich, dead_letters_stored) = match downstream {
+        Some(downstream) => {
+            let outcome = downstream.finish().await?;
+            (Some(outcome.enrich), outcome.dead_letters_stored)
+        }
+        None => (None, 0),
+    };
     info!(
         crawl = name,
         pages = crawl.pages_fetched,

@@ -7,15 +7,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aiq_connectors::crawl::{CrawlEvent, CrawlStats, Crawler};
-use aiq_pipeline::LeadPipeline;
 use indicatif::{ProgressBar, ProgressStyle};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::bus::{Bus, Producer, streams};
 use crate::config::Config;
-use crate::runner::{RunStats, Sinks, run_dead_letters, run_enrich};
-use crate::sink::lake::LakeWriter;
-use crate::sink::store::{Store, StoreCounts};
+use crate::embedded::Downstream;
+use crate::runner::RunStats;
+use crate::sink::store::StoreCounts;
 use crate::{Error, Result};
 
 pub mod site;
@@ -63,16 +62,21 @@ pub async fn run_demo(mut config: Config, options: DemoOptions) -> Result<DemoSu
 
     let site = SampleSite::start().await?;
     let bus = Bus::open(&config.bus.url, config.bus.channel_capacity.get())?;
-    let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
-    let mut raw_consumer = bus.consumer(streams::LISTINGS_RAW)?;
-    let mut dlq_consumer = bus.consumer(streams::LISTINGS_DLQ)?;
+    let progress = progress_bar(options.show_progress);
+    let bar = progress.clone();
+    let downstream = Downstream::start(&config, &bus, move |stats| {
+        bar.set_message(format!(
+            "{} leads, {} merged, {} quarantined",
+            stats.leads_out, stats.duplicates_merged, stats.quarantined
+        ));
+    })
+    .await?;
     let raw_producer = bus.producer(streams::LISTINGS_RAW)?;
     let dlq_producer = bus.producer(streams::LISTINGS_DLQ)?;
     // From here on only the crawler's producers keep the streams open: when it finishes, the
     // downstream jobs see the end of their streams and finish too.
     bus.release_own_producers();
 
-    let progress = progress_bar(options.show_progress);
     let crawler = Crawler::new(config.crawl.clone()).map_err(|e| Error::Crawl(e.to_string()))?;
     let (events_tx, events_rx) = mpsc::channel(1024);
     let start_url = site.start_url();
@@ -94,35 +98,6 @@ pub async fn run_demo(mut config: Config, options: DemoOptions) -> Result<DemoSu
         progress.clone(),
     ));
 
-    let dlq_store = store.clone();
-    let dlq_config = config.runner.clone();
-    let dead_letters = tokio::spawn(async move {
-        run_dead_letters(&mut dlq_consumer, &dlq_store, &dlq_config, "dead_letters").await
-    });
-
-    let mut stage = LeadPipeline::new(&config.pipeline);
-    let mut sinks = Sinks {
-        store: Some(store.clone()),
-        lake: Some(LakeWriter::open(&config.lake)?),
-        ..Sinks::default()
-    };
-    let (_stop, never_stop) = watch::channel(false);
-    let bar = progress.clone();
-    let run = run_enrich(
-        &mut stage,
-        &mut raw_consumer,
-        &mut sinks,
-        &config.runner,
-        never_stop,
-        |stats| {
-            bar.set_message(format!(
-                "{} leads, {} merged, {} quarantined",
-                stats.leads_out, stats.duplicates_merged, stats.quarantined
-            ));
-        },
-    )
-    .await?;
-
     let crawl = crawl
         .await
         .map_err(|e| Error::Internal(format!("crawler task: {e}")))?
@@ -130,25 +105,16 @@ pub async fn run_demo(mut config: Config, options: DemoOptions) -> Result<DemoSu
     forward
         .await
         .map_err(|e| Error::Internal(format!("forwarder task: {e}")))??;
-    dead_letters
-        .await
-        .map_err(|e| Error::Internal(format!("dead-letter task: {e}")))??;
+    let outcome = downstream.finish().await?;
     progress.finish_and_clear();
-
-    let stored = store.counts().await?;
-    store.close().await;
-    let lake = sinks
-        .lake
-        .take()
-        .ok_or_else(|| Error::Internal("lake writer missing".into()))?;
     Ok(DemoSummary {
         crawl,
-        run,
-        stored,
+        run: outcome.enrich,
+        stored: outcome.stored,
         database,
-        lake_dir: lake.root().to_owned(),
-        lake_files: lake.files_written().to_vec(),
-        lake_rows: lake.rows_written(),
+        lake_dir: outcome.lake_dir,
+        lake_files: outcome.lake_files,
+        lake_rows: outcome.lake_rows,
         elapsed: started.elapsed(),
     })
 }
