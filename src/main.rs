@@ -115,6 +115,41 @@ enum Command {
         #[arg(long, value_name = "FILE.jsonl")]
         out: Option<PathBuf>,
     },
+    /// Read a brokerage feed (RESO Web API or a CSV / JSON-lines file) and send its listings to the
+    /// bus, like `scrape`; rows that cannot become listings go to `listings.dlq`.
+    Ingest {
+        #[command(subcommand)]
+        feed: IngestFeed,
+    },
+}
+
+#[derive(Subcommand)]
+enum IngestFeed {
+    /// A RESO Web API (OData) resource, paged through `@odata.nextLink`.
+    Reso {
+        /// The service root, e.g. https://api.example-mls.com/reso/odata
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// The resource to read.
+        #[arg(long, default_value = "Property")]
+        resource: String,
+        /// Environment variable holding the bearer token (never passed on the command line, so it
+        /// stays out of shell history and process lists).
+        #[arg(long, default_value = "AIQ_RESO_TOKEN", value_name = "VAR")]
+        token_env: String,
+        /// Only records modified at or after this time (RFC 3339), for incremental pulls.
+        #[arg(long, value_name = "TIME")]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Records per page (`$top`).
+        #[arg(long, default_value = "200")]
+        page_size: std::num::NonZeroU32,
+    },
+    /// A listing file: CSV with a header row (our names, RESO names or common variants), or JSON
+    /// lines (`.jsonl`, `.ndjson`, `.json`) of raw listing objects.
+    File {
+        /// The file.
+        path: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -184,6 +219,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out,
             };
             let summary = runtime.block_on(aiq_jobs::scrape::run_scrape(config, options))?;
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ingest { feed } => {
+            let feed = match feed {
+                IngestFeed::Reso {
+                    url,
+                    resource,
+                    token_env,
+                    since,
+                    page_size,
+                } => {
+                    let token = std::env::var(&token_env).with_context(|| {
+                        format!("the RESO bearer token is read from ${token_env}, which is not set")
+                    })?;
+                    let reso = aiq_connectors::reso::ResoConfig {
+                        base_url: url,
+                        resource,
+                        token,
+                        page_size,
+                        ..aiq_connectors::reso::ResoConfig::default()
+                    };
+                    aiq_jobs::ingest::Feed::Reso {
+                        config: reso,
+                        since,
+                    }
+                }
+                IngestFeed::File { path } => aiq_jobs::ingest::Feed::File { path },
+            };
+            let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+            let summary = runtime.block_on(aiq_jobs::ingest::run_ingest(config, feed))?;
             println!("{summary}");
             Ok(ExitCode::SUCCESS)
         }

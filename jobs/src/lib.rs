@@ -8,6 +8,7 @@ pub mod demo;
 pub mod embedded;
 mod error;
 pub mod file;
+pub mod ingest;
 pub mod runner;
 pub mod scrape;
 pub mod sink;
