@@ -1,7 +1,9 @@
 -- One row per source listing, enriched: the pipeline's output, upserted by (source, source_listing_id).
 CREATE TABLE IF NOT EXISTS listings (
-    source                   TEXT    NOT NULL,
-    source_listing_id        TEXT    NOT NULL,
+    -- The key columns and the rank sort byte-wise ("C"), as SQLite's BINARY does, whatever the
+    -- database's locale: the survivor must not depend on the backend. Byte-wise is also faster.
+    source                   TEXT    COLLATE "C" NOT NULL,
+    source_listing_id        TEXT    COLLATE "C" NOT NULL,
     property_id              BIGINT NOT NULL,
     url                      TEXT    NOT NULL,
     fetched_at               TIMESTAMPTZ    NOT NULL,
@@ -11,7 +13,7 @@ CREATE TABLE IF NOT EXISTS listings (
     price_period             TEXT,
     bedrooms_total           INTEGER,
     bathrooms_total          DOUBLE PRECISION,
-    living_area_sqft         INTEGER,
+    living_area_sqft         BIGINT, -- u32: wider than INTEGER, as SQLite's 64-bit INTEGER
     street_address           TEXT,
     unit_number              TEXT,
     city                     TEXT,
@@ -30,12 +32,12 @@ CREATE TABLE IF NOT EXISTS listings (
     fraud_reasons            JSONB   NOT NULL, -- JSON array of {code, contribution, detail}
     quality_score            DOUBLE PRECISION    NOT NULL,
     completeness             DOUBLE PRECISION    NOT NULL,
-    lead_price               INTEGER NOT NULL,
+    lead_price               BIGINT  NOT NULL, -- u32 credits
     price_breakdown          JSONB   NOT NULL, -- JSON object
     status                   TEXT    NOT NULL,
     schema_version           INTEGER NOT NULL,
     -- Survivorship order within a property: completeness (per mille), then fetched_at, then the ids.
-    survivor_rank            TEXT    NOT NULL,
+    survivor_rank            TEXT    COLLATE "C" NOT NULL,
     PRIMARY KEY (source, source_listing_id)
 );
 CREATE INDEX IF NOT EXISTS listings_property ON listings (property_id);
@@ -54,7 +56,7 @@ CREATE TABLE IF NOT EXISTS leads (
     price_period             TEXT,
     bedrooms_total           INTEGER,
     bathrooms_total          DOUBLE PRECISION,
-    living_area_sqft         INTEGER,
+    living_area_sqft         BIGINT, -- u32: wider than INTEGER, as SQLite's 64-bit INTEGER
     street_address           TEXT,
     unit_number              TEXT,
     city                     TEXT,
@@ -73,7 +75,7 @@ CREATE TABLE IF NOT EXISTS leads (
     fraud_reasons            JSONB   NOT NULL,
     quality_score            DOUBLE PRECISION    NOT NULL,
     completeness             DOUBLE PRECISION    NOT NULL,
-    lead_price               INTEGER NOT NULL,
+    lead_price               BIGINT  NOT NULL, -- u32 credits
     price_breakdown          JSONB   NOT NULL,
     status                   TEXT    NOT NULL,
     schema_version           INTEGER NOT NULL,
