@@ -17,6 +17,45 @@ if [ ! -d ../shared/data ]; then
   exit 1
 fi
 
+# Postgres for the store tests (jobs/tests/store_backends.rs create and drop their own databases
+# through an admin URL). Started here when it does not answer, installed when it is missing; a
+# cluster this script started is stopped again at exit, one that was already running is left alone.
+postgres_started_by_us=""
+stop_postgres() {
+  if [ -n "$postgres_started_by_us" ]; then
+    echo "== stopping the Postgres cluster $postgres_started_by_us/main this script started"
+    pg_ctlcluster --skip-systemctl-redirect "$postgres_started_by_us" main stop || true
+  fi
+}
+trap stop_postgres EXIT
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  postgres_installed_by_us=""
+  if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+    echo "== installing Postgres (apt-get install postgresql)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q postgresql >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }
+    postgres_installed_by_us=yes
+  fi
+  postgres_version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+  if [ -n "$postgres_installed_by_us" ]; then
+    # A fresh cluster asks for passwords over TCP; the tests connect as postgres without one, so
+    # trust loopback connections (only on the cluster this script just installed).
+    hba="/etc/postgresql/$postgres_version/main/pg_hba.conf"
+    printf 'host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n' | cat - "$hba" > "$hba.new"
+    mv "$hba.new" "$hba"
+    chown postgres:postgres "$hba"
+  fi
+  echo "== starting Postgres $postgres_version/main"
+  pg_ctlcluster --skip-systemctl-redirect "$postgres_version" main start
+  postgres_started_by_us="$postgres_version"
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && break
+    sleep 1
+  done
+  pg_isready -h 127.0.0.1 -p 5432 || { echo "error: Postgres did not answer on 127.0.0.1:5432 within 30 s" >&2; exit 1; }
+fi
+export AIQ_TEST_POSTGRES_URL="${AIQ_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
 echo "== cargo test (all crates, all targets: unit, integration, end-to-end, benches in test mode)"
 cargo test --workspace --all-targets --locked
 echo "== doctests"
