@@ -28,6 +28,7 @@ pub mod realtor;
 pub mod redfin;
 pub mod reso;
 pub mod trulia;
+mod util;
 pub mod zillow;
 
 pub use error::{Error, ErrorClass, NoListingReason, Result};

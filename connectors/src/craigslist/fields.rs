@@ -10,6 +10,8 @@ use scraper::{ElementRef, Node};
 use serde_json::Value;
 use url::Url;
 
+use crate::util::json::text_or_bool;
+
 /// Collapse every run of whitespace to one space and trim, as a browser renders inline text.
 pub(super) fn collapse_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -421,16 +423,6 @@ pub(super) fn resolve(base: &Url, href: &str) -> Option<Url> {
     base.join(href).ok()
 }
 
-/// A JSON-LD scalar as text: strings trimmed (blank = absent), numbers as written.
-pub(super) fn json_text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(text) => non_empty(text.trim().to_owned()),
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        _ => None,
-    }
-}
-
 /// Fill `slot` only when it is still empty: the page markup is preferred, JSON-LD fills the gaps.
 pub(super) fn fill(slot: &mut Option<String>, value: Option<String>) {
     if slot.is_none() {
@@ -441,37 +433,40 @@ pub(super) fn fill(slot: &mut Option<String>, value: Option<String>) {
 /// Copy what a schema.org `Apartment`/`House` object says into the listing, without overwriting
 /// what the markup already gave.
 pub(super) fn apply_json_ld_item(listing: &mut RawListing, item: &Value) {
-    fill(&mut listing.title, json_text(item.get("name")));
-    fill(&mut listing.latitude, json_text(item.get("latitude")));
-    fill(&mut listing.longitude, json_text(item.get("longitude")));
+    fill(&mut listing.title, text_or_bool(item.get("name")));
+    fill(&mut listing.latitude, text_or_bool(item.get("latitude")));
+    fill(&mut listing.longitude, text_or_bool(item.get("longitude")));
     fill(
         &mut listing.bedrooms_total,
-        json_text(item.get("numberOfBedrooms")),
+        text_or_bool(item.get("numberOfBedrooms")),
     );
     fill(
         &mut listing.bathrooms_total,
-        json_text(item.get("numberOfBathroomsTotal")),
+        text_or_bool(item.get("numberOfBathroomsTotal")),
     );
     if let Some(geo) = item.get("geo") {
-        fill(&mut listing.latitude, json_text(geo.get("latitude")));
-        fill(&mut listing.longitude, json_text(geo.get("longitude")));
+        fill(&mut listing.latitude, text_or_bool(geo.get("latitude")));
+        fill(&mut listing.longitude, text_or_bool(geo.get("longitude")));
     }
-    fill(&mut listing.property_type, json_text(item.get("@type")));
+    fill(&mut listing.property_type, text_or_bool(item.get("@type")));
     if let Some(address) = item.get("address") {
         fill(
             &mut listing.street_address,
-            json_text(address.get("streetAddress")),
+            text_or_bool(address.get("streetAddress")),
         );
-        fill(&mut listing.city, json_text(address.get("addressLocality")));
+        fill(
+            &mut listing.city,
+            text_or_bool(address.get("addressLocality")),
+        );
         fill(
             &mut listing.state_or_province,
-            json_text(address.get("addressRegion")),
+            text_or_bool(address.get("addressRegion")),
         );
         fill(
             &mut listing.postal_code,
-            json_text(address.get("postalCode")),
+            text_or_bool(address.get("postalCode")),
         );
-        if let Some(country) = json_text(address.get("addressCountry")) {
+        if let Some(country) = text_or_bool(address.get("addressCountry")) {
             set_extra(listing, "country", country);
         }
     }

@@ -9,6 +9,8 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::util::json;
+
 /// Facebook's own category ids for housing, as its Marketplace JavaScript names them
 /// (`PROPERTY_RENTALS_ID = "1468271819871448"`, `HOME_SALES_ID = "821056594720130"`); the item page
 /// of a rental also carries `{"slug":"propertyrentals","id":"1468271819871448"}`.
@@ -158,15 +160,11 @@ pub(super) enum Verdict {
     NotHousing(String),
 }
 
+/// A scalar as text (see [`json::text_of`]); Facebook also wraps some strings as `{"text": ...}`.
 fn text(value: Option<&Value>) -> Option<String> {
     match value? {
-        Value::String(text) => {
-            let trimmed = text.trim();
-            (!trimmed.is_empty()).then(|| trimmed.to_owned())
-        }
-        Value::Number(number) => Some(number.to_string()),
         Value::Object(map) => text(map.get("text")),
-        _ => None,
+        scalar => json::text_of(scalar),
     }
 }
 

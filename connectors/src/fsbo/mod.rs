@@ -32,6 +32,7 @@ use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind};
+use crate::util::json::text;
 
 /// Parse a ForSaleByOwner listing page, or a search API response, fetched from `url`.
 ///
@@ -193,17 +194,6 @@ fn id_from_url(url: &Url) -> Option<String> {
         .captures(url.path())
         .and_then(|captures| captures.get(1))
         .map(|id| id.as_str().to_owned())
-}
-
-fn text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(text) => {
-            let trimmed = text.trim();
-            (!trimmed.is_empty()).then(|| trimmed.to_owned())
-        }
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
 }
 
 fn fill(slot: &mut Option<String>, value: Option<String>) {

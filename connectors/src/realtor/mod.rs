@@ -47,6 +47,7 @@ use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind, SkippedItem};
+use crate::util::json::text_of;
 
 /// Where listing pages live; `permalink`s are relative to it.
 const DETAIL_BASE: &str = "https://www.realtor.com/realestateandhomes-detail/";
@@ -360,18 +361,6 @@ fn listing_url(record: &Map<String, Value>, base: &Url) -> Option<String> {
         .and_then(|detail| detail.join(permalink.trim_start_matches('/')))
         .ok()
         .map(|url| url.to_string())
-}
-
-/// A JSON scalar as the text it shows: strings trimmed (blank is `None`), numbers as written.
-fn text_of(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => {
-            let trimmed = text.trim();
-            (!trimmed.is_empty()).then(|| trimmed.to_owned())
-        }
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

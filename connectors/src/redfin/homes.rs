@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{kind_from_status, new_listing, property_id_from_url, put_extra, text_of};
+use super::{kind_from_status, new_listing, property_id_from_url, put_extra};
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::SkippedItem;
+use crate::util::json::text_of;
 
 /// Which of the two record shapes an object is.
 enum Record<'a> {

@@ -154,18 +154,6 @@ fn kind_from_status(status: &str) -> Option<&'static str> {
     }
 }
 
-/// A JSON scalar as the text it shows: strings trimmed (blank is `None`), numbers as written.
-fn text_of(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => {
-            let trimmed = text.trim();
-            (!trimmed.is_empty()).then(|| trimmed.to_owned())
-        }
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
-}
-
 /// Collapse whitespace runs to one space and trim.
 fn collapse(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")

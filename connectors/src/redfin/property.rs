@@ -18,8 +18,9 @@ use url::Url;
 
 use super::{
     API_PREFIX, decode_entities, kind_from_status, new_listing, page_title, property_id_from_url,
-    put_extra, text_of,
+    put_extra,
 };
+use crate::util::json::text_of;
 
 /// The listing on a property page, or `None` when the page shows no property id and address.
 pub(super) fn parse(

@@ -4,6 +4,8 @@ use aiq_schemas::{RawListing, Source};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::util::json::text_or_bool;
+
 /// Keys that identify a record, in order of preference: `ListingKey` is the system's own unique key,
 /// `ListingId` the MLS number people see.
 const KEY_FIELDS: [&str; 3] = ["ListingKey", "ListingId", "ListingKeyNumeric"];
@@ -31,7 +33,9 @@ const STREET_PART_FIELDS: [&str; 5] = [
 
 /// The record's key (see [`KEY_FIELDS`]), as text.
 pub(super) fn listing_key(record: &Map<String, Value>) -> Option<String> {
-    KEY_FIELDS.iter().find_map(|key| text(record.get(*key)))
+    KEY_FIELDS
+        .iter()
+        .find_map(|key| text_or_bool(record.get(*key)))
 }
 
 /// Maps one RESO record to a [`RawListing`] (source `reso`), or `None` when it has no key.
@@ -45,7 +49,7 @@ pub fn listing_from_record(
 ) -> Option<RawListing> {
     let key_field = KEY_FIELDS
         .iter()
-        .find(|key| text(record.get(**key)).is_some())?;
+        .find(|key| text_or_bool(record.get(**key)).is_some())?;
     let mut rest = record.clone();
     let id = take(&mut rest, key_field)?;
 
@@ -130,13 +134,15 @@ pub fn listing_from_record(
 
 /// The text of `key`, taken out of `rest` (an empty value is taken out too: it has nothing to keep).
 fn take(rest: &mut Map<String, Value>, key: &str) -> Option<String> {
-    text(rest.remove(key).as_ref())
+    text_or_bool(rest.remove(key).as_ref())
 }
 
 /// The first of `keys` with a value, taken out of `rest`; the others stay for `extra`.
 fn first_of(rest: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
-    let key = keys.iter().find(|key| text(rest.get(**key)).is_some())?;
-    text(rest.remove(*key).as_ref())
+    let key = keys
+        .iter()
+        .find(|key| text_or_bool(rest.get(**key)).is_some())?;
+    text_or_bool(rest.remove(*key).as_ref())
 }
 
 /// `BathroomsFull` + `BathroomsHalf` / 2 when the feed gives no total (RESO's own definition of
@@ -150,20 +156,6 @@ fn bathrooms_from_parts(record: &Map<String, Value>) -> Option<String> {
     }
     let total = full.unwrap_or(0.0) + half.unwrap_or(0.0) * 0.5;
     total.is_finite().then(|| total.to_string())
-}
-
-/// A JSON value as the text the feed wrote: strings trimmed (blank is `None`), numbers and booleans
-/// as written; arrays, objects and `null` are not a field value.
-fn text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(text) => {
-            let trimmed = text.trim();
-            (!trimmed.is_empty()).then(|| trimmed.to_owned())
-        }
-        Value::Number(number) => Some(number.to_string()),
-        Value::Bool(flag) => Some(flag.to_string()),
-        Value::Null | Value::Array(_) | Value::Object(_) => None,
-    }
 }
 
 /// The OData URL of one record: `<collection>('<key>')`, the key quoted as an OData string literal

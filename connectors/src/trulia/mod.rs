@@ -47,6 +47,7 @@ use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind};
+use crate::util::json::text_of;
 
 const SITE_ORIGIN: &str = "https://www.trulia.com";
 
@@ -229,18 +230,6 @@ fn id_from_url(url: &str) -> Option<String> {
     let (digits, rest) = segment.split_once('-')?;
     (!digits.is_empty() && !rest.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.to_owned())
-}
-
-/// A JSON scalar as the text it shows: strings trimmed (blank is `None`), numbers as written.
-fn text_of(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) => {
-            let trimmed = text.trim();
-            (!trimmed.is_empty()).then(|| trimmed.to_owned())
-        }
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -325,7 +325,8 @@ fn parse_array(items: &[Value], context: &Context<'_>) -> Result<Page> {
 
 fn values_skipped(property: &Value, position: usize, status: &str) -> crate::page::SkippedItem {
     crate::page::SkippedItem {
-        id: values::text(property.get("zpid")).unwrap_or_else(|| format!("item {}", position + 1)),
+        id: crate::util::json::text(property.get("zpid"))
+            .unwrap_or_else(|| format!("item {}", position + 1)),
         reason: format!("not on the market (status {status})"),
     }
 }

@@ -3,7 +3,8 @@
 use aiq_schemas::RawListing;
 use serde_json::Value;
 
-use super::values::{Context, at, copy_extra, first_text, set_extra, text, zpid_in_url};
+use super::values::{Context, at, copy_extra, first_text, set_extra, zpid_in_url};
+use crate::util::json::text;
 
 /// Statuses of a home that is not on the market: its page shows a past listing, not an offer.
 pub(super) const OFF_MARKET_STATUSES: [&str; 4] = ["SOLD", "RECENTLY_SOLD", "OFF_MARKET", "OTHER"];

@@ -7,9 +7,10 @@ use serde_json::Value;
 use super::property::OFF_MARKET_STATUSES;
 use super::values::{
     Context, at, coordinates_in_building_id, copy_extra, first_text, set_extra, split_address,
-    text, unit_ids,
+    unit_ids,
 };
 use crate::page::SkippedItem;
+use crate::util::json::text;
 
 /// What a list of results yields.
 #[derive(Default)]

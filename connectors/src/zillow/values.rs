@@ -5,6 +5,8 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::Value;
 use url::Url;
 
+use crate::util::json::text;
+
 /// Zillow's own origin: links in Zillow JSON are relative to it.
 pub(super) const ZILLOW_ORIGIN: &str = "https://www.zillow.com/";
 
@@ -55,19 +57,6 @@ pub(super) fn link_base(page_url: &Url) -> Url {
         page_url.clone()
     } else {
         Url::parse(ZILLOW_ORIGIN).expect("Zillow's origin is a valid URL")
-    }
-}
-
-/// A JSON scalar as the text a page would show: strings trimmed (blank is `None`), numbers as
-/// written (`2`, `1.5`, `265000`). Objects, arrays, booleans and null are `None`.
-pub(super) fn text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(text) => {
-            let trimmed = text.trim();
-            (!trimmed.is_empty()).then(|| trimmed.to_owned())
-        }
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
     }
 }
 

@@ -1,0 +1,4 @@
+//! Small helpers that several site parsers and both HTTP clients share, kept in one place so a fix
+//! reaches every site at once.
+
+pub(crate) mod json;
