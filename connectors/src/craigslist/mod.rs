@@ -68,6 +68,7 @@ use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
 pub use crate::page::{Page, PageKind};
+use crate::util::links::parse_page_url;
 
 /// Everything one Craigslist page yields (the shared [`crate::page::Page`] shape).
 pub type CraigslistPage = Page;
@@ -79,10 +80,7 @@ pub type CraigslistPage = Page;
 /// blocked and empty pages; [`Error::Unrecognised`] for anything that is not a Craigslist posting or
 /// results page; [`Error::InvalidUrl`] when `url` is not absolute.
 pub fn parse_page(html: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<CraigslistPage> {
-    let page_url = Url::parse(url).map_err(|error| Error::InvalidUrl {
-        url: url.to_owned(),
-        detail: error.to_string(),
-    })?;
+    let page_url = parse_page_url(url)?;
 
     // The hot path: current posting pages never build a DOM of the whole document.
     if fields::find(html, "id=\"postingbody\"").is_some() {

@@ -53,6 +53,7 @@ use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind, SkippedItem};
+use crate::util::links::parse_page_url;
 use item::{ExportRecord, Item, ItemJson, MainItemContext, Verdict};
 
 /// Parse one Marketplace page (HTML, a GraphQL JSON response, or a JSON export of items) fetched
@@ -83,10 +84,7 @@ use item::{ExportRecord, Item, ItemJson, MainItemContext, Verdict};
 /// # Ok::<(), aiq_connectors::Error>(())
 /// ```
 pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Page> {
-    let page_url = Url::parse(url).map_err(|error| Error::InvalidUrl {
-        url: url.to_owned(),
-        detail: error.to_string(),
-    })?;
+    let page_url = parse_page_url(url)?;
     let trimmed = body.trim_start();
     if trimmed.starts_with('[')
         && let Ok(records) = serde_json::from_str::<Vec<ExportRecord>>(trimmed)

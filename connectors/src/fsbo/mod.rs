@@ -33,6 +33,7 @@ use url::Url;
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind};
 use crate::util::json::text;
+use crate::util::links::parse_page_url;
 
 /// Parse a ForSaleByOwner listing page, or a search API response, fetched from `url`.
 ///
@@ -59,10 +60,7 @@ use crate::util::json::text;
 /// # Ok::<(), aiq_connectors::Error>(())
 /// ```
 pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Page> {
-    let page_url = Url::parse(url).map_err(|error| Error::InvalidUrl {
-        url: url.to_owned(),
-        detail: error.to_string(),
-    })?;
+    let page_url = parse_page_url(url)?;
     let trimmed = body.trim_start_matches('\u{feff}').trim_start();
     if trimmed.starts_with('{') {
         return parse_json(trimmed, fetched_at);

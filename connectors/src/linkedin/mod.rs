@@ -42,6 +42,7 @@ use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind, SkippedItem};
+use crate::util::links::parse_page_url;
 
 /// The header of the member data export's `Shares.csv`, as LinkedIn writes it.
 pub const SHARES_CSV_COLUMNS: [&str; 6] = [
@@ -78,10 +79,7 @@ const API_BASE: &str = "https://api.linkedin.com";
 /// # Ok::<(), aiq_connectors::Error>(())
 /// ```
 pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Page> {
-    Url::parse(url).map_err(|error| Error::InvalidUrl {
-        url: url.to_owned(),
-        detail: error.to_string(),
-    })?;
+    parse_page_url(url)?;
     let body = body.trim_start_matches('\u{feff}').trim_start();
     let (posts, next_page_url) = if body.starts_with('{') {
         api_posts(body)?

@@ -48,6 +48,7 @@ use url::Url;
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind, SkippedItem};
 use crate::util::json::text_of;
+use crate::util::links::{is_web_url, link_base, parse_page_url};
 
 /// Where listing pages live; `permalink`s are relative to it.
 const DETAIL_BASE: &str = "https://www.realtor.com/realestateandhomes-detail/";
@@ -59,10 +60,7 @@ const SITE_ORIGIN: &str = "https://www.realtor.com";
 /// and [`NoListingReason::Blocked`] for a bot-check page; [`Error::Unrecognised`] for a body that
 /// holds no Realtor.com records; [`Error::InvalidUrl`] when `url` is not absolute.
 pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Page> {
-    let page_url = Url::parse(url).map_err(|error| Error::InvalidUrl {
-        url: url.to_owned(),
-        detail: error.to_string(),
-    })?;
+    let page_url = parse_page_url(url)?;
     let text = body.trim_start_matches('\u{feff}').trim_start();
     let document = if text.starts_with('[') || text.starts_with('{') {
         serde_json::from_str::<Value>(text).map_err(|error| {
@@ -90,7 +88,7 @@ pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Pa
         };
     }
 
-    let base = link_base(&page_url);
+    let base = link_base(&page_url, SITE_ORIGIN);
     let mut listings = Vec::with_capacity(found.records.len());
     let mut skipped = Vec::new();
     let mut seen = HashSet::new();
@@ -128,15 +126,6 @@ pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Pa
         next_page_url: None,
         skipped,
     })
-}
-
-/// Links in the data are site-relative: resolve them against the page when it was fetched from a
-/// web server (a mirror keeps its own links), else against Realtor.com itself (a saved file).
-fn link_base(page_url: &Url) -> Url {
-    match page_url.scheme() {
-        "http" | "https" => page_url.clone(),
-        _ => Url::parse(SITE_ORIGIN).unwrap_or_else(|_| page_url.clone()),
-    }
 }
 
 /// The JSON inside `<script id="__NEXT_DATA__" ...>`, found by text search (no DOM needed).
@@ -354,7 +343,7 @@ fn listing_url(record: &Map<String, Value>, base: &Url) -> Option<String> {
     let detail_base = base
         .join("/realestateandhomes-detail/")
         .ok()
-        .filter(|_| matches!(base.scheme(), "http" | "https"))
+        .filter(|_| is_web_url(base))
         .map(|url| url.to_string())
         .unwrap_or_else(|| DETAIL_BASE.to_owned());
     Url::parse(&detail_base)

@@ -44,10 +44,10 @@ mod property;
 use aiq_schemas::{RawListing, Source};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind};
+use crate::util::links::{link_base, parse_page_url};
 
 const SITE_ORIGIN: &str = "https://www.redfin.com";
 
@@ -60,11 +60,8 @@ const API_PREFIX: &str = "{}&&";
 /// ([`NoListingReason::Blocked`]) for a bot-check page; [`Error::Unrecognised`] for anything that is
 /// neither Redfin JSON nor a Redfin property page; [`Error::InvalidUrl`] when `url` is not absolute.
 pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Page> {
-    let page_url = Url::parse(url).map_err(|error| Error::InvalidUrl {
-        url: url.to_owned(),
-        detail: error.to_string(),
-    })?;
-    let base = link_base(&page_url);
+    let page_url = parse_page_url(url)?;
+    let base = link_base(&page_url, SITE_ORIGIN);
     let text = body.trim_start_matches('\u{feff}').trim_start();
     let json = text.strip_prefix(API_PREFIX).unwrap_or(text).trim_start();
     if json.starts_with('[') || json.starts_with('{') {
@@ -97,15 +94,6 @@ pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Pa
     Err(Error::unrecognised(
         "neither Redfin JSON nor a Redfin property page with an address",
     ))
-}
-
-/// Links in the data are site-relative: resolve them against the page when it came from a web
-/// server (a mirror keeps its own links), else against Redfin itself (a saved file).
-fn link_base(page_url: &Url) -> Url {
-    match page_url.scheme() {
-        "http" | "https" => page_url.clone(),
-        _ => Url::parse(SITE_ORIGIN).unwrap_or_else(|_| page_url.clone()),
-    }
 }
 
 /// The page title, when it is one of the titles bot checks use.

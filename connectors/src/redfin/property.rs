@@ -21,6 +21,7 @@ use super::{
     put_extra,
 };
 use crate::util::json::text_of;
+use crate::util::links::is_web_url;
 
 /// The listing on a property page, or `None` when the page shows no property id and address.
 pub(super) fn parse(
@@ -43,7 +44,7 @@ pub(super) fn parse(
         .or_else(|| address_info.and_then(|a| a.get("url")).and_then(text_of))
         .and_then(|link| base.join(&link).ok())
         .map(|url| url.to_string())
-        .or_else(|| matches!(page_url.scheme(), "http" | "https").then(|| page_url.to_string()));
+        .or_else(|| is_web_url(page_url).then(|| page_url.to_string()));
     let id = initial
         .as_ref()
         .and_then(|p| p.get("propertyId"))

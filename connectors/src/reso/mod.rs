@@ -67,6 +67,7 @@ pub use record::{listing_from_record, snake_case};
 
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind, SkippedItem};
+use crate::util::links::parse_page_url;
 
 /// Parses one RESO Web API response body fetched from `url` at `fetched_at`.
 ///
@@ -76,10 +77,7 @@ use crate::page::{Page, PageKind, SkippedItem};
 /// [`Error::Unrecognised`] for a body that is not an OData JSON response (or is an OData error);
 /// [`Error::InvalidUrl`] when `url` is not absolute.
 pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Page> {
-    let page_url = Url::parse(url).map_err(|error| Error::InvalidUrl {
-        url: url.to_owned(),
-        detail: error.to_string(),
-    })?;
+    let page_url = parse_page_url(url)?;
     let document: Value = serde_json::from_str(body.trim_start_matches('\u{feff}'))
         .map_err(|error| Error::unrecognised(format!("not an OData JSON response: {error}")))?;
     let Value::Object(document) = document else {

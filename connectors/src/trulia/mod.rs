@@ -48,6 +48,7 @@ use url::Url;
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind};
 use crate::util::json::text_of;
+use crate::util::links::{link_base, parse_page_url};
 
 const SITE_ORIGIN: &str = "https://www.trulia.com";
 
@@ -60,14 +61,8 @@ const PUBLIC_RECORD_STATUS: &str = "Assessor";
 /// [`Error::Unrecognised`] for a page with no Trulia property (neither the property JSON nor an
 /// address in microdata); [`Error::InvalidUrl`] when `url` is not absolute.
 pub fn parse_page(html: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Page> {
-    let page_url = Url::parse(url).map_err(|error| Error::InvalidUrl {
-        url: url.to_owned(),
-        detail: error.to_string(),
-    })?;
-    let base = match page_url.scheme() {
-        "http" | "https" => page_url.clone(),
-        _ => Url::parse(SITE_ORIGIN).unwrap_or_else(|_| page_url.clone()),
-    };
+    let page_url = parse_page_url(url)?;
+    let base = link_base(&page_url, SITE_ORIGIN);
     let data = property_data(html);
     let facts = markup::Facts::read(html);
     match listing_from(data.as_ref(), &facts, &base, fetched_at) {

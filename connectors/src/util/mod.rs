@@ -2,3 +2,4 @@
 //! reaches every site at once.
 
 pub(crate) mod json;
+pub(crate) mod links;

@@ -91,10 +91,10 @@ use aiq_schemas::{RawListing, Source};
 use chrono::{DateTime, Utc};
 use memchr::memmem;
 use serde_json::Value;
-use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
 pub use crate::page::{Page, PageKind};
+use crate::util::links::{link_base, parse_page_url};
 use values::{Context, at};
 
 /// Parse one Zillow page or JSON document fetched from `url` at `fetched_at`.
@@ -103,11 +103,8 @@ use values::{Context, at};
 /// for anything else that holds no Zillow listing (including JSON that does not parse);
 /// [`Error::InvalidUrl`] when `url` is not absolute.
 pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Page> {
-    let page_url = Url::parse(url).map_err(|error| Error::InvalidUrl {
-        url: url.to_owned(),
-        detail: error.to_string(),
-    })?;
-    let base = values::link_base(&page_url);
+    let page_url = parse_page_url(url)?;
+    let base = link_base(&page_url, values::ZILLOW_ORIGIN);
     let context = Context {
         base: &base,
         fetched_at,

@@ -6,6 +6,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::util::json::text;
+use crate::util::links::is_web_url;
 
 /// Zillow's own origin: links in Zillow JSON are relative to it.
 pub(super) const ZILLOW_ORIGIN: &str = "https://www.zillow.com/";
@@ -37,7 +38,7 @@ impl Context<'_> {
             return None;
         }
         let url = self.base.join(href).ok()?;
-        matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+        is_web_url(&url).then(|| url.to_string())
     }
 
     /// The moment a listing was first shown, from its age on Zillow in milliseconds at the time of
@@ -48,15 +49,6 @@ impl Context<'_> {
             .fetched_at
             .checked_sub_signed(Duration::try_milliseconds(millis)?)?;
         Some(posted.to_rfc3339_opts(SecondsFormat::Secs, true))
-    }
-}
-
-/// The page URL's base for links (see [`Context::base`]).
-pub(super) fn link_base(page_url: &Url) -> Url {
-    if matches!(page_url.scheme(), "http" | "https") {
-        page_url.clone()
-    } else {
-        Url::parse(ZILLOW_ORIGIN).expect("Zillow's origin is a valid URL")
     }
 }
 
