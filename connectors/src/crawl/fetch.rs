@@ -20,6 +20,7 @@ use super::{Crawler, metrics};
 use crate::NoListingReason;
 use crate::decode::decode_html;
 use crate::page::Page;
+use crate::util::retry::{RetryAfter, exponential_backoff, parse_retry_after};
 
 /// Characters of a page kept in its dead letter, enough to see what the site answered.
 const EXCERPT_CHARS: usize = 2000;
@@ -252,7 +253,12 @@ impl Crawler {
                 .and_then(|v: &HeaderValue| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let retry_after = parse_retry_after(headers.get(RETRY_AFTER));
+        // A date already past tells nothing about how busy the host is: back off as usual.
+        let retry_after =
+            parse_retry_after(headers.get(RETRY_AFTER)).and_then(|asked| match asked {
+                RetryAfter::Wait(pause) => Some(pause),
+                RetryAfter::DatePassed => None,
+            });
         let content_type = header(CONTENT_TYPE);
         let etag = header(ETAG);
         let last_modified = header(LAST_MODIFIED);
@@ -394,54 +400,9 @@ fn error_chain(error: &reqwest::Error) -> String {
     text
 }
 
-pub(crate) fn exponential_backoff(initial: Duration, attempt: u32) -> Duration {
-    let base = initial.saturating_mul(1u32 << attempt.min(16));
-    // Up to 25% jitter spreads retries of many workers apart; derived from the clock's nanoseconds
-    // because a crawler needs no cryptographic randomness.
-    let jitter_fraction = f64::from(Utc::now().timestamp_subsec_nanos() % 1000) / 4000.0;
-    base + base.mul_f64(jitter_fraction)
-}
-
-pub(crate) fn parse_retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
-    let text = value?.to_str().ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_accepts_seconds_and_dates() {
-        let seconds = HeaderValue::from_static("7");
-        assert_eq!(
-            parse_retry_after(Some(&seconds)),
-            Some(Duration::from_secs(7))
-        );
-        let future = (Utc::now() + chrono::Duration::seconds(120)).to_rfc2822();
-        let date = HeaderValue::from_str(&future).unwrap();
-        let parsed = parse_retry_after(Some(&date)).unwrap();
-        assert!(parsed > Duration::from_secs(100) && parsed <= Duration::from_secs(120));
-        let garbage = HeaderValue::from_static("soon");
-        assert_eq!(parse_retry_after(Some(&garbage)), None);
-    }
-
-    #[test]
-    fn backoff_doubles_with_bounded_jitter() {
-        let initial = Duration::from_millis(100);
-        for attempt in 0..4 {
-            let backoff = exponential_backoff(initial, attempt);
-            let base = initial * (1 << attempt);
-            assert!(
-                backoff >= base && backoff <= base + base / 4,
-                "attempt {attempt}: {backoff:?}"
-            );
-        }
-    }
 
     #[tokio::test(start_paused = true)]
     async fn block_cooldowns_double_per_block_in_a_row_and_reset_after_a_page() {

@@ -9,13 +9,14 @@ use std::time::Duration;
 use aiq_schemas::RawListing;
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, HeaderValue, RETRY_AFTER};
+use reqwest::header::{ACCEPT, RETRY_AFTER};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::error::{Error, ErrorClass, NoListingReason};
+use crate::util::retry::{RetryAfter, exponential_backoff, parse_retry_after};
 
 /// Settings of one RESO Web API feed (`[reso]` in the config file).
 ///
@@ -439,7 +440,12 @@ impl ResoClient {
             }
         };
         let status = response.status();
-        let retry_after = parse_retry_after(response.headers().get(RETRY_AFTER));
+        // A date already past means the server would take the request now.
+        let retry_after =
+            parse_retry_after(response.headers().get(RETRY_AFTER)).map(|asked| match asked {
+                RetryAfter::Wait(pause) => pause,
+                RetryAfter::DatePassed => Duration::ZERO,
+            });
         if status.is_success() {
             return match response.bytes().await {
                 // JSON is UTF-8 by definition (RFC 8259); stray bytes become U+FFFD, never a panic.
@@ -508,24 +514,6 @@ fn encode_query_value(value: &str) -> String {
         }
     }
     out
-}
-
-/// Doubling backoff from `initial`, with up to 25% jitter so many pullers spread their retries.
-/// The jitter comes from the clock's nanoseconds: good enough to spread, no RNG dependency.
-fn exponential_backoff(initial: Duration, attempt: u32) -> Duration {
-    let base = initial.saturating_mul(2u32.saturating_pow(attempt.min(16)));
-    let jitter_fraction = f64::from(Utc::now().timestamp_subsec_nanos() % 1000) / 4000.0;
-    base.saturating_add(base.mul_f64(jitter_fraction))
-}
-
-/// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 section 10.2.3).
-fn parse_retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
-    let text = value?.to_str().ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = DateTime::parse_from_rfc2822(text).ok()?.with_timezone(&Utc);
-    Some((when - Utc::now()).to_std().unwrap_or(Duration::ZERO))
 }
 
 /// A transport error with its causes (reqwest's own message hides whether it was a timeout).
@@ -654,30 +642,6 @@ mod tests {
                 "{foreign}"
             );
         }
-    }
-
-    #[test]
-    fn retry_after_and_backoff() {
-        let header = |text: &str| HeaderValue::from_str(text).unwrap();
-        assert_eq!(
-            parse_retry_after(Some(&header("3"))),
-            Some(Duration::from_secs(3))
-        );
-        assert_eq!(
-            parse_retry_after(Some(&header("Wed, 21 Oct 2015 07:28:00 GMT"))),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after(Some(&header("soon"))), None);
-        let initial = Duration::from_millis(100);
-        for attempt in 0..4 {
-            let wait = exponential_backoff(initial, attempt);
-            let base = initial * 2u32.pow(attempt);
-            assert!(
-                wait >= base && wait <= base + base / 4,
-                "{attempt}: {wait:?}"
-            );
-        }
-        assert!(exponential_backoff(Duration::from_secs(1), u32::MAX) > Duration::ZERO);
     }
 
     #[test]
