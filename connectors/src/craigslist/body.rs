@@ -8,7 +8,7 @@
 
 use markup5ever::data::{C1_REPLACEMENTS, NAMED_ENTITIES};
 
-use super::fields::{break_line, push_collapsed, tidy_lines};
+use super::fields::{break_line, is_block, push_collapsed, tidy_lines};
 
 /// Render body HTML: text with whitespace collapsed, `<br>` and block tags as line breaks, comments,
 /// `<script>`/`<style>` and any `<div>` whose class contains `skip_class` (with everything inside it)
@@ -68,27 +68,6 @@ fn flush_text(out: &mut String, scratch: &mut String, raw: &str) {
     } else {
         push_collapsed(out, raw);
     }
-}
-
-/// The block elements that break lines; the same list the DOM renderer uses.
-fn is_block(name: &str) -> bool {
-    matches!(
-        name,
-        "p" | "div"
-            | "li"
-            | "ul"
-            | "ol"
-            | "tr"
-            | "table"
-            | "h1"
-            | "h2"
-            | "h3"
-            | "h4"
-            | "h5"
-            | "h6"
-            | "section"
-            | "blockquote"
-    )
 }
 
 /// One start or end tag.

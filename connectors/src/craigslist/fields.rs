@@ -91,7 +91,9 @@ pub(super) fn break_line(out: &mut String) {
     }
 }
 
-fn is_block(name: &str) -> bool {
+/// The block elements that break lines. The DOM-free body renderer ([`super::body`]) uses this same
+/// list, so both render a body alike.
+pub(super) fn is_block(name: &str) -> bool {
     matches!(
         name,
         "p" | "div"
