@@ -47,6 +47,7 @@ use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind, SkippedItem};
+use crate::util::bot_check::is_bot_check_title;
 use crate::util::json::text_of;
 use crate::util::links::{is_web_url, link_base, parse_page_url};
 
@@ -141,17 +142,7 @@ fn block_notice(html: &str) -> Option<String> {
     let start = html.find("<title>")? + "<title>".len();
     let end = start + html[start..].find("</title>")?;
     let title = html[start..end].trim();
-    let lower = title.to_ascii_lowercase();
-    [
-        "access denied",
-        "pardon our interruption",
-        "are you a robot",
-        "request blocked",
-        "captcha",
-    ]
-    .iter()
-    .any(|marker| lower.contains(marker))
-    .then(|| format!("page title \"{title}\""))
+    is_bot_check_title(title).then(|| format!("page title \"{title}\""))
 }
 
 /// Property records found in a document, top-most first in document order.

@@ -47,6 +47,7 @@ use serde_json::Value;
 
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind};
+use crate::util::bot_check::is_bot_check_title;
 use crate::util::links::{link_base, parse_page_url};
 
 const SITE_ORIGIN: &str = "https://www.redfin.com";
@@ -98,18 +99,7 @@ pub fn parse_page(body: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Pa
 
 /// The page title, when it is one of the titles bot checks use.
 fn blocked_title(html: &str) -> Option<String> {
-    let title = page_title(html)?;
-    let lower = title.to_ascii_lowercase();
-    [
-        "access denied",
-        "are you a robot",
-        "captcha",
-        "request blocked",
-        "pardon our interruption",
-    ]
-    .iter()
-    .any(|marker| lower.contains(marker))
-    .then_some(title)
+    page_title(html).filter(|title| is_bot_check_title(title))
 }
 
 fn page_title(html: &str) -> Option<String> {

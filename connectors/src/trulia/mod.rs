@@ -47,6 +47,7 @@ use url::Url;
 
 use crate::error::{Error, NoListingReason, Result};
 use crate::page::{Page, PageKind};
+use crate::util::bot_check::is_bot_check_title;
 use crate::util::json::text_of;
 use crate::util::links::{link_base, parse_page_url};
 
@@ -71,7 +72,11 @@ pub fn parse_page(html: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Pa
             listings: vec![listing],
             ..Page::default()
         }),
-        None => match facts.title.as_deref().filter(|title| is_block_title(title)) {
+        None => match facts
+            .title
+            .as_deref()
+            .filter(|title| is_bot_check_title(title))
+        {
             Some(title) => Err(Error::no_listing(
                 NoListingReason::Blocked,
                 format!("page title \"{title}\""),
@@ -81,19 +86,6 @@ pub fn parse_page(html: &str, url: &str, fetched_at: DateTime<Utc>) -> Result<Pa
             )),
         },
     }
-}
-
-fn is_block_title(title: &str) -> bool {
-    let lower = title.to_ascii_lowercase();
-    [
-        "access denied",
-        "are you a robot",
-        "captcha",
-        "request blocked",
-        "pardon our interruption",
-    ]
-    .iter()
-    .any(|marker| lower.contains(marker))
 }
 
 /// The object passed to `trulia.propertyData.set(...)`, read as one JSON value from the script
