@@ -242,7 +242,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         ..aiq_connectors::reso::ResoConfig::default()
                     };
                     aiq_jobs::ingest::Feed::Reso {
-                        config: reso,
+                        config: Box::new(reso),
                         since,
                     }
                 }

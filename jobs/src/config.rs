@@ -186,6 +186,8 @@ mod tests {
     }
 
     #[test]
+    // figment's Jail closure must return figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
     fn file_and_environment_layer_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("aiq.toml");

@@ -27,7 +27,7 @@ use crate::{Error, Result};
 pub enum Feed {
     /// A RESO Web API resource; `since` pulls only records modified at or after it.
     Reso {
-        config: ResoConfig,
+        config: Box<ResoConfig>,
         since: Option<DateTime<Utc>>,
     },
     /// A listing file: JSON lines when the name ends in `.jsonl`/`.ndjson`/`.json`, CSV otherwise.
@@ -74,7 +74,7 @@ pub async fn run_ingest(mut config: Config, feed: Feed) -> Result<IngestSummary>
             since,
         } => {
             let name = format!("reso {}", reso_config.base_url);
-            let client = ResoClient::new(reso_config).map_err(|e| Error::Config(e.to_string()))?;
+            let client = ResoClient::new(*reso_config).map_err(|e| Error::Config(e.to_string()))?;
             let (tx, mut rx) = mpsc::channel::<RawListing>(1024);
             let pull = tokio::spawn(async move { client.fetch_all(since, tx).await });
             let mut published = 0;

@@ -122,7 +122,7 @@ where
         match decode(record).and_then(|raw| {
             stage
                 .process(&raw, now)
-                .map_err(|reason| ("normalise", reason, Some(raw)))
+                .map_err(|reason| ("normalise", reason, Some(Box::new(raw))))
         }) {
             Ok(enriched) => {
                 stats.leads_out += 1;
@@ -188,7 +188,8 @@ where
     Ok(())
 }
 
-type Rejected = (&'static str, RejectReason, Option<RawListing>);
+/// Stage name, reason, and the decoded record when there was one (boxed: rejects are the rare path).
+type Rejected = (&'static str, RejectReason, Option<Box<RawListing>>);
 
 fn decode(record: &Record) -> Result<RawListing, Rejected> {
     if let Some(version) = record.schema_version.filter(|v| *v > SCHEMA_VERSION) {

@@ -39,6 +39,9 @@ pub struct ManifestEntry {
     pub rows: usize,
 }
 
+/// Rows of one flush grouped by the file they go to: (stream, partition, dt, state).
+type FileGroups = BTreeMap<(String, i32, String, String), Vec<(Lead, StreamPosition)>>;
+
 pub struct LakeWriter {
     root: PathBuf,
     config: LakeConfig,
@@ -127,8 +130,7 @@ impl LakeWriter {
         }
         let rows = std::mem::take(&mut self.buffer);
         self.buffered_since = None;
-        let mut groups: BTreeMap<(String, i32, String, String), Vec<(Lead, StreamPosition)>> =
-            BTreeMap::new();
+        let mut groups: FileGroups = BTreeMap::new();
         for (lead, position) in rows {
             let dt = lead.listing.fetched_at.format("%Y-%m-%d").to_string();
             let state = lead
