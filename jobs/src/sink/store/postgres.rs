@@ -122,7 +122,10 @@ const APPLY_RELABELS: &str = "UPDATE listings SET property_id = moves.to_id
      FROM unnest($1::int8[], $2::int8[]) AS moves(from_id, to_id)
      WHERE listings.property_id = moves.from_id";
 
-const DELETE_LEADS: &str = "DELETE FROM leads WHERE property_id = ANY($1)";
+/// Deletes the `leads` rows of the properties in `$1` that no listing describes any more (only a
+/// relabel's `from` can end so: every other touched property holds the listing that touched it).
+const DELETE_EMPTIED_LEADS: &str = "DELETE FROM leads WHERE property_id = ANY($1)
+     AND NOT EXISTS (SELECT 1 FROM listings WHERE listings.property_id = leads.property_id)";
 
 /// The columns of `leads` taken from the survivor listing as they are.
 const SURVIVOR_COLUMNS: &str =
@@ -132,28 +135,41 @@ const SURVIVOR_COLUMNS: &str =
     title, description, posted_at, contact_name, contact_phone, contact_email, fraud_score,
     fraud_reasons, quality_score, completeness, lead_price, price_breakdown";
 
-/// Rebuilds the `leads` rows of the properties in `$1` from their listings: the survivor (highest
-/// `survivor_rank`, byte-wise as the column's "C" collation sorts) joined with the per-property
-/// aggregates.
-static INSERT_LEADS: LazyLock<String> = LazyLock::new(|| {
+/// Rebuilds the `leads` rows of the properties in `$1` from their listings, in one scan: per
+/// property, sorted by `survivor_rank` (byte-wise, the column's "C" collation) with the survivor
+/// first, window aggregates over the whole property, then the first row of each. An upsert rather
+/// than delete-and-insert: a fresh property costs one index probe, not two.
+static UPSERT_LEADS: LazyLock<String> = LazyLock::new(|| {
+    let updates = SURVIVOR_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .skip(1)
+        .chain(["status", "schema_version", "listing_count", "sources"])
+        .map(|name| format!("{name} = EXCLUDED.{name}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "INSERT INTO leads ({SURVIVOR_COLUMNS}, status, schema_version, listing_count, sources)
-         SELECT DISTINCT ON (property_id) {SURVIVOR_COLUMNS},
+         SELECT {SURVIVOR_COLUMNS},
                 -- One listing of a property flagged as fraud quarantines the property.
-                CASE WHEN per_property.quarantined THEN 'quarantined' ELSE status END,
+                CASE WHEN any_quarantined THEN 'quarantined' ELSE status END,
                 schema_version,
-                per_property.listing_count,
-                per_property.sources
-         FROM listings
-         JOIN (SELECT property_id,
-                      count(*) AS listing_count,
-                      bool_or(status = 'quarantined') AS quarantined,
-                      string_agg(DISTINCT source, ',' ORDER BY source) AS sources
+                listing_count,
+                -- Most properties have one listing: skip the subquery for them.
+                CASE WHEN listing_count = 1 THEN source
+                     ELSE (SELECT string_agg(DISTINCT each_source, ',' ORDER BY each_source)
+                           FROM unnest(all_sources) AS each_source)
+                END
+         FROM (SELECT DISTINCT ON (property_id) *,
+                      count(*) OVER property AS listing_count,
+                      bool_or(status = 'quarantined') OVER property AS any_quarantined,
+                      array_agg(source) OVER property AS all_sources
                FROM listings
                WHERE property_id = ANY($1)
-               GROUP BY property_id) AS per_property USING (property_id)
-         WHERE property_id = ANY($1)
-         ORDER BY property_id, survivor_rank DESC"
+               WINDOW property AS (PARTITION BY property_id ORDER BY survivor_rank DESC
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+               ORDER BY property_id, survivor_rank DESC) AS survivors
+         ON CONFLICT (property_id) DO UPDATE SET {updates}"
     )
 });
 
@@ -274,8 +290,12 @@ impl PostgresStore {
                 .map(|(from, to)| (from.as_i64(), to.as_i64()))
                 .unzip();
             sqlx::query(APPLY_RELABELS)
-                .bind(from)
+                .bind(&from)
                 .bind(to)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(DELETE_EMPTIED_LEADS)
+                .bind(from)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -284,11 +304,7 @@ impl PostgresStore {
             .map(PropertyId::as_i64)
             .collect();
         if !touched.is_empty() {
-            sqlx::query(DELETE_LEADS)
-                .bind(&touched)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(&INSERT_LEADS)
+            sqlx::query(&UPSERT_LEADS)
                 .bind(&touched)
                 .execute(&mut *tx)
                 .await?;

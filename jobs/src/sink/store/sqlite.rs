@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use aiq_schemas::migrations::{Migration, SQLITE};
-use aiq_schemas::{DeadLetter, Lead};
+use aiq_schemas::{DeadLetter, Lead, PropertyId};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -96,12 +96,25 @@ const SURVIVOR_COLUMNS: &str =
     title, description, posted_at, contact_name, contact_phone, contact_email, fraud_score,
     fraud_reasons, quality_score, completeness, lead_price, price_breakdown";
 
-/// Deletes the `leads` rows of the properties in the JSON array `?1`.
-const DELETE_LEADS: &str =
-    "DELETE FROM leads WHERE property_id IN (SELECT value FROM json_each(?1))";
+/// Deletes the `leads` rows of the properties in the JSON array `?1` that no listing describes any
+/// more (only a relabel's `from` can end so: every other touched property holds the listing that
+/// touched it).
+const DELETE_EMPTIED_LEADS: &str =
+    "DELETE FROM leads WHERE property_id IN (SELECT value FROM json_each(?1))
+     AND NOT EXISTS (SELECT 1 FROM listings WHERE listings.property_id = leads.property_id)";
 
-/// Rebuilds the `leads` rows of the properties in the JSON array `?1` from their listings.
-static INSERT_LEADS: LazyLock<String> = LazyLock::new(|| {
+/// Rebuilds the `leads` rows of the properties in the JSON array `?1` from their listings, as an
+/// upsert (a fresh property costs one index probe, not a delete and an insert).
+static UPSERT_LEADS: LazyLock<String> = LazyLock::new(|| {
+    let updates = SURVIVOR_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .skip(1)
+        .chain(["status", "schema_version", "listing_count", "sources"])
+        .map(|name| format!("{name} = excluded.{name}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // The SELECT ends with a WHERE clause, as SQLite needs before an upsert's ON CONFLICT.
     format!(
         "INSERT INTO leads ({SURVIVOR_COLUMNS}, status, schema_version, listing_count, sources)
          SELECT {SURVIVOR_COLUMNS},
@@ -109,17 +122,27 @@ static INSERT_LEADS: LazyLock<String> = LazyLock::new(|| {
                 CASE WHEN quarantined_count > 0 THEN 'quarantined' ELSE status END,
                 schema_version,
                 listing_count,
-                (SELECT group_concat(source, ',' ORDER BY source)
-                 FROM (SELECT DISTINCT source FROM listings s WHERE s.property_id = ranked.property_id))
+                -- Most properties have one listing: skip the subquery for them.
+                CASE WHEN listing_count = 1 THEN source
+                     ELSE (SELECT group_concat(source, ',' ORDER BY source)
+                           FROM (SELECT DISTINCT source FROM listings s WHERE s.property_id = ranked.property_id))
+                END
          FROM (SELECT l.*,
                       ROW_NUMBER() OVER (PARTITION BY property_id ORDER BY survivor_rank DESC) AS survivor_order,
                       COUNT(*) OVER (PARTITION BY property_id) AS listing_count,
                       SUM(status = 'quarantined') OVER (PARTITION BY property_id) AS quarantined_count
                FROM listings l
                WHERE property_id IN (SELECT value FROM json_each(?1))) AS ranked
-         WHERE survivor_order = 1"
+         WHERE survivor_order = 1
+         ON CONFLICT (property_id) DO UPDATE SET {updates}"
     )
 });
+
+/// `ids` as a JSON array, the form `json_each` reads.
+fn json_ids(ids: impl IntoIterator<Item = PropertyId>) -> String {
+    let ids: Vec<String> = ids.into_iter().map(|id| id.as_i64().to_string()).collect();
+    format!("[{}]", ids.join(","))
+}
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -134,7 +157,12 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // The default page cache (2 MiB) thrashes once the indexes outgrow it, and upserts then
+            // slow down with every batch; 64 MiB per connection keeps a few million rows' index
+            // pages in memory.
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
         if let Some(parent) = options
             .get_filename()
             .parent()
@@ -217,22 +245,16 @@ impl SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        let touched = touched_properties(batch);
-        if !touched.is_empty() {
-            let ids = format!(
-                "[{}]",
-                touched
-                    .iter()
-                    .map(|id| id.as_i64().to_string())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
-            sqlx::query(DELETE_LEADS)
-                .bind(&ids)
+        if !batch.relabels.is_empty() {
+            sqlx::query(DELETE_EMPTIED_LEADS)
+                .bind(json_ids(batch.relabels.iter().map(|r| r.from)))
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query(&INSERT_LEADS)
-                .bind(&ids)
+        }
+        let touched = touched_properties(batch);
+        if !touched.is_empty() {
+            sqlx::query(&UPSERT_LEADS)
+                .bind(json_ids(touched))
                 .execute(&mut *tx)
                 .await?;
         }
