@@ -112,7 +112,10 @@ static UPSERT_FROM_STAGING: LazyLock<String> = LazyLock::new(|| {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
+        // In key order: concurrent writers (two jobs of one group) then lock shared rows in the
+        // same order instead of deadlocking, and the primary key index is walked once.
         "INSERT INTO listings ({columns}) SELECT {columns} FROM {STAGING_TABLE}
+         ORDER BY source, source_listing_id
          ON CONFLICT (source, source_listing_id) DO UPDATE SET {updates}"
     )
 });
