@@ -121,6 +121,20 @@ enum Command {
         #[command(subcommand)]
         feed: IngestFeed,
     },
+    /// Query the Parquet lake ([lake] dir) with SQL (DataFusion). Tables: `leads` (partitioned by
+    /// `dt` and `state`: filter on them to skip folders), views `current_leads` and `market_stats`,
+    /// and any other table folder the lake holds. With no QUERY, an interactive prompt reads
+    /// statements ending in `;` from standard input until it ends.
+    Sql {
+        /// One SQL statement, e.g. "SELECT state, count(*) FROM leads GROUP BY state".
+        query: Option<String>,
+        /// `table`, `csv`, `json` (one object per line) or `parquet` (needs --out).
+        #[arg(long, default_value = "table")]
+        format: aiq_jobs::sql::OutputFormat,
+        /// Write the answer to this file instead of standard output (required for parquet).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -251,6 +265,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
             let summary = runtime.block_on(aiq_jobs::ingest::run_ingest(config, feed))?;
             println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sql { query, format, out } => {
+            let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+            let stdout = std::io::stdout();
+            let mut stdout = stdout.lock();
+            match query {
+                Some(sql) => {
+                    let rows = runtime.block_on(aiq_jobs::sql::run_query(
+                        &config,
+                        &sql,
+                        format,
+                        out.as_deref(),
+                        &mut stdout,
+                    ))?;
+                    if let Some(file) = &out {
+                        eprintln!("{rows} rows written to {}", file.display());
+                    }
+                }
+                None => {
+                    use std::io::IsTerminal;
+                    let stdin = std::io::stdin();
+                    let interactive = stdin.is_terminal();
+                    let summary = runtime.block_on(aiq_jobs::sql::run_prompt(
+                        &config,
+                        format,
+                        &mut stdin.lock(),
+                        &mut stdout,
+                        &mut std::io::stderr(),
+                        interactive,
+                    ))?;
+                    if summary.failed > 0 && !interactive {
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Config => {

@@ -12,5 +12,6 @@ pub mod ingest;
 pub mod runner;
 pub mod scrape;
 pub mod sink;
+pub mod sql;
 
 pub use error::{Error, Result};
