@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use aiq_schemas::{Lead, PropertyId, fraud_reason_fields, lead_arrow_schema};
+use aiq_schemas::{Lead, fraud_reason_fields, lead_arrow_schema};
 use arrow_array::builder::{
     Float32Builder, Float64Builder, ListBuilder, StringBuilder, StructBuilder,
     TimestampMicrosecondBuilder, UInt8Builder, UInt16Builder, UInt32Builder,
@@ -89,17 +89,6 @@ impl LakeWriter {
     }
 
     pub fn write(&mut self, batch: &SinkBatch<'_>) -> Result<()> {
-        if !batch.relabels.is_empty() {
-            // Rows still buffered take their final id; rows already written keep theirs (the store's
-            // views are always current, and analysts dedupe by the newest row per listing).
-            let merged: HashMap<PropertyId, PropertyId> =
-                batch.relabels.iter().map(|r| (r.from, r.to)).collect();
-            for (lead, _) in &mut self.buffer {
-                if let Some(to) = merged.get(&lead.property_id) {
-                    lead.property_id = *to;
-                }
-            }
-        }
         for (lead, position) in batch.leads.iter().zip(batch.lead_positions) {
             let key = (position.stream.to_string(), position.partition);
             if self
@@ -110,6 +99,17 @@ impl LakeWriter {
                 continue;
             }
             self.buffer.push((lead.clone(), position.clone()));
+        }
+        // Merges apply after this batch's rows are in, and in the order they were decided: a lead of
+        // this very batch may carry an id that a later record of the batch merged away, and merges
+        // can chain (a -> b, then b -> c). Rows already written keep their id (the store's views are
+        // always current).
+        for relabel in batch.relabels {
+            for (lead, _) in &mut self.buffer {
+                if lead.property_id == relabel.from {
+                    lead.property_id = relabel.to;
+                }
+            }
         }
         if self.buffered_since.is_none() && !self.buffer.is_empty() {
             self.buffered_since = Some(Instant::now());

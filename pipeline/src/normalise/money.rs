@@ -64,6 +64,9 @@ pub fn parse_price(text: &str) -> Result<Option<QuotedPrice>, NormaliseError> {
     let (number, end) = scan_number(bytes, start);
     let mut amount =
         number.ok_or_else(|| invalid_price(text, "the number is too long to be a price"))?;
+    // Spreadsheet exports write large prices in scientific notation ("1.09E+06").
+    let (exponent, end) = scan_exponent(bytes, end);
+    amount *= 10f64.powi(exponent);
     let (multiplier, after_multiplier) = scan_multiplier(bytes, end);
     amount *= multiplier;
 
@@ -146,6 +149,38 @@ pub(crate) fn scan_number(bytes: &[u8], start: usize) -> (Option<f64>, usize) {
 
 /// Reads a `K`/`M`/`B` style multiplier after the number (spaces allowed before it). The letters
 /// must end a word, so `"1250 mo"` is not read as millions.
+/// An exponent glued to the number (`E+06`, `e6`, `E-2`): its value and where it ends, or
+/// `(0, from)` when there is none (an `e` starting a word such as "each" is not one).
+fn scan_exponent(bytes: &[u8], from: usize) -> (i32, usize) {
+    if !matches!(bytes.get(from), Some(b'e' | b'E')) {
+        return (0, from);
+    }
+    let mut index = from + 1;
+    let negative = match bytes.get(index) {
+        Some(b'+') => {
+            index += 1;
+            false
+        }
+        Some(b'-') => {
+            index += 1;
+            true
+        }
+        _ => false,
+    };
+    let digits_start = index;
+    while index < bytes.len() && index - digits_start < 3 && bytes[index].is_ascii_digit() {
+        index += 1;
+    }
+    if index == digits_start || bytes.get(index).is_some_and(|b| b.is_ascii_alphanumeric()) {
+        return (0, from);
+    }
+    let value: i32 = std::str::from_utf8(&bytes[digits_start..index])
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    (if negative { -value } else { value }, index)
+}
+
 fn scan_multiplier(bytes: &[u8], from: usize) -> (f64, usize) {
     let mut index = from;
     while bytes.get(index) == Some(&b' ') {
@@ -255,6 +290,9 @@ mod tests {
         assert_eq!(quoted("$1,200 - $1,500"), Some((1200.0, None)));
         assert_eq!(quoted("1.5 million"), Some((1_500_000.0, None)));
         assert_eq!(quoted("$1250 mo"), Some((1250.0, Some(Month))));
+        assert_eq!(quoted("1.09E+06"), Some((1_090_000.0, None)));
+        assert_eq!(quoted("2.5e5"), Some((250_000.0, None)));
+        assert_eq!(quoted("$900 each month"), Some((900.0, Some(Month))));
     }
 
     #[test]
