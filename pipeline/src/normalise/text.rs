@@ -178,6 +178,19 @@ fn is_minor_place_word(word: &str) -> bool {
 /// spacing collapsed and title-cased (`BOSTON` -> `Boston`, `st. louis` -> `St. Louis`).
 /// When the whole value is in parentheses its inside is used. `None` when no letter is left.
 pub fn normalise_city(text: &str) -> Option<String> {
+    // Trimming stray brackets can expose a new parenthetical ("(A(b" -> "A(b" -> "A"): repeat until
+    // nothing changes, so normalising a normalised city never changes it. Real names settle at once.
+    let mut city = normalise_city_once(text)?;
+    for _ in 0..4 {
+        match normalise_city_once(&city) {
+            Some(next) if next != city => city = next,
+            _ => break,
+        }
+    }
+    Some(city)
+}
+
+fn normalise_city_once(text: &str) -> Option<String> {
     let before_comma = text.split(',').next().unwrap_or("");
     let mut outside = String::new();
     let source = if before_comma.contains('(') {
