@@ -83,7 +83,7 @@ mod tests {
 
     #[test]
     fn h3_cells_use_the_canonical_h3_string() {
-        let cell = H3Cell(0x8944_c1ac_e57f_ffff);
+        let cell = H3Cell(0x0894_4c1a_ce57_ffff);
         assert_eq!(cell.to_string(), "8944c1ace57ffff");
         assert_eq!("8944c1ace57ffff".parse::<H3Cell>().unwrap(), cell);
     }
