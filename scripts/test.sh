@@ -56,7 +56,11 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 export AIQ_TEST_POSTGRES_URL="${AIQ_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
+log="$cache/test-output.log"
 echo "== cargo test (all crates, all targets: unit, integration, end-to-end, benches in test mode)"
-cargo test --workspace --all-targets --locked
+cargo test --workspace --all-targets --locked 2>&1 | tee "$log"
 echo "== doctests"
-cargo test --workspace --doc --locked
+cargo test --workspace --doc --locked 2>&1 | tee -a "$log"
+# One closing line over every test binary (the last binary alone may well have no tests).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i - 1); if ($i ~ /^failed;?$/) f += $(i - 1) } }
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
