@@ -207,7 +207,7 @@ impl fmt::Display for DemoSummary {
         writeln!(f, "  listings parsed      {:>6}", c.listings_emitted)?;
         writeln!(
             f,
-            "  retries              {:>6}   (blocked pages: {})",
+            "  retries              {:>6}   (blocked responses: {})",
             c.retries, c.blocked
         )?;
         writeln!(f)?;
