@@ -181,6 +181,10 @@ pub fn normalise_city(text: &str) -> Option<String> {
     // Trimming stray brackets can expose a new parenthetical ("(A(b" -> "A(b" -> "A"): repeat until
     // nothing changes, so normalising a normalised city never changes it. Real names settle at once.
     let mut city = normalise_city_once(text)?;
+    // Only a bracket left in the result can expose more to strip; real names skip the re-check.
+    if !city.contains('(') {
+        return Some(city);
+    }
     for _ in 0..4 {
         match normalise_city_once(&city) {
             Some(next) if next != city => city = next,
