@@ -22,6 +22,10 @@ pub struct Config {
     pub runner: RunnerConfig,
     pub crawl: aiq_connectors::crawl::CrawlConfig,
     pub pipeline: PipelineConfig,
+    /// The marketplace API's section (`[api]`): read and validated by the API crate itself (nothing
+    /// depends on the API, so the jobs only carry the section, so one file configures both).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub api: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where records travel between jobs.
@@ -33,6 +37,8 @@ pub struct BusConfig {
     pub url: String,
     /// Records buffered per in-process stream before producers wait (backpressure).
     pub channel_capacity: NonZeroUsize,
+    /// Kafka client settings (used with `kafka://`).
+    pub kafka: aiq_kafka::KafkaSettings,
 }
 
 impl Default for BusConfig {
@@ -40,6 +46,7 @@ impl Default for BusConfig {
         BusConfig {
             url: "memory://".into(),
             channel_capacity: NonZeroUsize::new(4096).expect("non-zero"),
+            kafka: aiq_kafka::KafkaSettings::default(),
         }
     }
 }

@@ -45,8 +45,9 @@ impl Downstream {
     ) -> Result<Downstream> {
         let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
         let lake = LakeWriter::open(&config.lake)?;
-        let mut raw = bus.consumer(streams::LISTINGS_RAW)?;
-        let mut dlq = bus.consumer(streams::LISTINGS_DLQ)?;
+        let mut raw = bus.consumer(streams::LISTINGS_RAW, &config.runner.consumer_name, None)?;
+        let dead_letter_group = format!("{}.dead_letters", config.runner.consumer_name);
+        let mut dlq = bus.consumer(streams::LISTINGS_DLQ, &dead_letter_group, None)?;
         let dead_letter_consumer = format!("{}.dead_letters", config.runner.consumer_name);
         let (dlq_store, dlq_runner) = (store.clone(), config.runner.clone());
         let dead_letters = tokio::spawn(async move {

@@ -21,8 +21,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("bus: {0}")]
-    Bus(String),
+    #[error(transparent)]
+    Bus(#[from] aiq_kafka::Error),
     #[error("crawl: {0}")]
     Crawl(String),
     #[error("{0}")]
@@ -37,7 +37,8 @@ impl Error {
                 e,
                 sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed
             ),
-            Error::Bus(_) | Error::Crawl(_) => true,
+            Error::Bus(e) => e.retryable(),
+            Error::Crawl(_) => true,
             Error::Io { .. } => true,
             _ => false,
         }

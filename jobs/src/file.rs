@@ -49,7 +49,7 @@ pub async fn run_file_pipeline(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "input".into());
-    let mut consumer = bus.consumer(&stream)?;
+    let mut consumer = bus.consumer(&stream, "pipeline", None)?;
     let producer = bus.producer(&stream)?;
     bus.release_own_producers();
     let input_path = input.to_owned();

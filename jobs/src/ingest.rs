@@ -58,7 +58,11 @@ pub async fn run_ingest(mut config: Config, feed: Feed) -> Result<IngestSummary>
             Utc::now().timestamp_micros()
         );
     }
-    let bus = Bus::open(&config.bus.url, config.bus.channel_capacity.get())?;
+    let bus = Bus::open(
+        &config.bus.url,
+        config.bus.channel_capacity.get(),
+        &config.bus.kafka,
+    )?;
     let downstream = if embedded {
         Some(Downstream::start(&config, &bus, |_| {}).await?)
     } else {
@@ -121,7 +125,7 @@ async fn publish_listing(raw: &Producer, listing: &RawListing) -> Result<()> {
     );
     let payload = serde_json::to_vec(listing)
         .map_err(|e| Error::Internal(format!("serialise listing: {e}")))?;
-    raw.send(key.into_bytes(), payload).await
+    Ok(raw.send(key.into_bytes(), payload).await?)
 }
 
 /// Reads the file row by row (never whole) and publishes each row or its rejection.

@@ -2,7 +2,8 @@
 //! (in-process channels or Kafka), runs the pure pipeline stage, and writes every sink (SQLite or
 //! Postgres, the Parquet lake, JSON lines) with exactly-once bookkeeping.
 
-pub mod bus;
+/// The bus lives in `aiq-kafka` (shared with the API); re-exported for the jobs' callers.
+pub use aiq_kafka::bus;
 pub mod config;
 pub mod demo;
 pub mod embedded;

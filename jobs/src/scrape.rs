@@ -90,7 +90,11 @@ pub async fn run_scrape(mut config: Config, options: ScrapeOptions) -> Result<Sc
         None => None,
     };
 
-    let bus = Bus::open(&config.bus.url, config.bus.channel_capacity.get())?;
+    let bus = Bus::open(
+        &config.bus.url,
+        config.bus.channel_capacity.get(),
+        &config.bus.kafka,
+    )?;
     let downstream = if config.bus.url.starts_with("memory://") {
         Some(Downstream::start(&config, &bus, |_| {}).await?)
     } else {

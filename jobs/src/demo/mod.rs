@@ -61,7 +61,11 @@ pub async fn run_demo(mut config: Config, options: DemoOptions) -> Result<DemoSu
     config.crawl.block_cooldown = Duration::from_millis(50);
 
     let site = SampleSite::start().await?;
-    let bus = Bus::open(&config.bus.url, config.bus.channel_capacity.get())?;
+    let bus = Bus::open(
+        &config.bus.url,
+        config.bus.channel_capacity.get(),
+        &config.bus.kafka,
+    )?;
     let progress = progress_bar(options.show_progress);
     let bar = progress.clone();
     let downstream = Downstream::start(&config, &bus, move |stats| {

@@ -8,14 +8,43 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::kafka::{KafkaBus, KafkaConsumer, KafkaProducer, KafkaSettings, Rebalanced, RevokeHook};
 use crate::{Error, Result};
 
-/// Topic names, shared with the Kafka deployment.
+/// Topic names, shared with the Kafka deployment (their partitions, retention and compaction are in
+/// [`crate::topics`]).
 pub mod streams {
     /// Raw listings from connectors, keyed by `source:source_listing_id`.
     pub const LISTINGS_RAW: &str = "listings.raw";
-    /// Records a stage could not process, with the reason.
+    /// Normalised listings keyed by their dedupe blocking key, so one property's candidates meet in
+    /// one partition (the repartition topic between the `partition` and `enrich` jobs).
+    pub const LISTINGS_BY_BLOCK: &str = "listings.by-block";
+    /// Enriched, sellable leads keyed by `source:source_listing_id` (compacted: the latest version).
+    pub const LEADS_ENRICHED: &str = "leads.enriched";
+    /// Leads the fraud score quarantined, keyed like `leads.enriched`.
+    pub const LEADS_QUARANTINE: &str = "leads.quarantine";
+    /// Records a stage could not process, with the reason, original bytes and provenance.
     pub const LISTINGS_DLQ: &str = "listings.dlq";
+    /// Buyer actions from the API (views, cart adds, purchases), feeding pricing.
+    pub const MARKETPLACE_EVENTS: &str = "marketplace.events";
+}
+
+/// Where a derived record came from: the partition and offset of its input record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl Origin {
+    /// Reads `partition/offset`.
+    pub fn parse(text: &str) -> Option<Origin> {
+        let (partition, offset) = text.split_once('/')?;
+        Some(Origin {
+            partition: partition.parse().ok()?,
+            offset: offset.parse().ok()?,
+        })
+    }
 }
 
 /// One message as a consumer sees it.
@@ -28,22 +57,53 @@ pub struct Record {
     pub payload: Vec<u8>,
     /// The `aiq-schema-version` header; `None` when the producer sent none.
     pub schema_version: Option<u16>,
+    /// When the record was produced (milliseconds since the epoch), as the bus stored it. Jobs use
+    /// it as processing time, so replaying a partition reproduces exactly the same state.
+    pub timestamp_ms: Option<i64>,
+    /// The `aiq-origin` header of derived records.
+    pub origin: Option<Origin>,
+}
+
+/// One message to send.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub key: Vec<u8>,
+    pub payload: Vec<u8>,
+    pub schema_version: u16,
+    /// The record's timestamp; the bus's clock when `None`.
+    pub timestamp_ms: Option<i64>,
+    pub origin: Option<Origin>,
+}
+
+impl Outgoing {
+    pub fn new(key: Vec<u8>, payload: Vec<u8>) -> Outgoing {
+        Outgoing {
+            key,
+            payload,
+            schema_version: aiq_schemas::SCHEMA_VERSION,
+            timestamp_ms: None,
+            origin: None,
+        }
+    }
 }
 
 /// A bus chosen by URL.
 #[derive(Clone)]
 pub enum Bus {
     Memory(MemoryBus),
+    Kafka(KafkaBus),
 }
 
 impl Bus {
-    pub fn open(url: &str, channel_capacity: usize) -> Result<Bus> {
+    /// `memory://` or `kafka://host:port[,host:port]`.
+    pub fn open(url: &str, channel_capacity: usize, kafka: &KafkaSettings) -> Result<Bus> {
         if url.starts_with("memory://") {
             Ok(Bus::Memory(MemoryBus::new(channel_capacity)))
-        } else if url.starts_with("kafka://") {
-            Err(Error::Config(
-                "bus.url kafka:// is not available in this build yet: the Kafka backend is tracked in the streaming issue; use memory://".into(),
-            ))
+        } else if let Some(brokers) = url.strip_prefix("kafka://") {
+            Ok(Bus::Kafka(KafkaBus::connect(
+                brokers.trim_end_matches('/'),
+                kafka,
+            )?))
         } else {
             Err(Error::Config(format!(
                 "bus.url `{url}` must start with memory:// or kafka://"
@@ -56,46 +116,132 @@ impl Bus {
     pub fn release_own_producers(&self) {
         match self {
             Bus::Memory(bus) => bus.close_producers(),
+            Bus::Kafka(_) => {}
         }
     }
 
     pub fn producer(&self, stream: &str) -> Result<Producer> {
         match self {
             Bus::Memory(bus) => Ok(Producer::Memory(bus.producer(stream))),
+            Bus::Kafka(bus) => Ok(Producer::Kafka(bus.producer(stream))),
         }
     }
 
-    /// The consumer of a stream. The in-process bus has one consumer per stream.
-    pub fn consumer(&self, stream: &str) -> Result<Consumer> {
+    /// A consumer of `stream` in consumer group `group`. The in-process bus has one consumer per
+    /// stream (and ignores the group). `on_revoke` runs inside a Kafka rebalance before partitions
+    /// leave this member.
+    pub fn consumer(
+        &self,
+        stream: &str,
+        group: &str,
+        on_revoke: Option<RevokeHook>,
+    ) -> Result<Consumer> {
         match self {
             Bus::Memory(bus) => bus.consumer(stream).map(Consumer::Memory),
+            Bus::Kafka(bus) => bus
+                .consumer(stream, group, on_revoke)
+                .map(Consumer::Kafka),
+        }
+    }
+
+    /// Reads one partition from its start up to (excluding) `end`, outside any group.
+    pub async fn read_partition(
+        &self,
+        stream: &str,
+        partition: i32,
+        end: i64,
+        each: impl FnMut(Record),
+    ) -> Result<u64> {
+        match self {
+            Bus::Memory(_) if end <= 0 => Ok(0),
+            Bus::Memory(_) => Err(Error::Config(format!(
+                "the in-process bus keeps no history: cannot replay {stream}/{partition}"
+            ))),
+            Bus::Kafka(bus) => bus.read_partition(stream, partition, end, each).await,
         }
     }
 }
 
 pub enum Producer {
     Memory(MemoryProducer),
+    Kafka(KafkaProducer),
 }
 
 impl Producer {
-    /// Sends one record, waiting while the stream is full.
+    /// Sends one record, waiting while the stream is full (and, on Kafka, until it is acknowledged).
     pub async fn send(&self, key: Vec<u8>, payload: Vec<u8>) -> Result<()> {
         match self {
-            Producer::Memory(p) => p.send(key, payload).await,
+            Producer::Memory(p) => p.send(Outgoing::new(key, payload)).await,
+            Producer::Kafka(p) => p.send(key, payload).await,
+        }
+    }
+
+    /// Sends every record and waits until all are stored (acknowledged by the brokers).
+    pub async fn send_all(&self, records: Vec<Outgoing>) -> Result<()> {
+        match self {
+            Producer::Memory(p) => {
+                for record in records {
+                    p.send(record).await?;
+                }
+                Ok(())
+            }
+            Producer::Kafka(p) => p.send_all(&records).await,
         }
     }
 }
 
 pub enum Consumer {
     Memory(MemoryConsumer),
+    Kafka(KafkaConsumer),
 }
 
 impl Consumer {
-    /// Waits for at least one record, then takes what else is ready, up to `max` records or until
-    /// `linger` has passed. `None` once every producer is gone and the stream is drained.
+    /// The next records, up to `max`, waiting at most `linger` once one has arrived. `None` once
+    /// an in-process stream has ended; a Kafka topic never ends, so it may return an empty batch.
     pub async fn next_batch(&mut self, max: usize, linger: Duration) -> Option<Vec<Record>> {
         match self {
             Consumer::Memory(c) => c.next_batch(max, linger).await,
+            Consumer::Kafka(c) => Some(c.next_batch(max, linger).await),
+        }
+    }
+
+    /// Partition changes since the last call. The in-process stream's only partition is assigned
+    /// once, at the start.
+    pub fn take_rebalances(&mut self) -> Vec<Rebalanced> {
+        match self {
+            Consumer::Memory(c) => {
+                if std::mem::replace(&mut c.announced, true) {
+                    Vec::new()
+                } else {
+                    vec![Rebalanced::Assigned(vec![0])]
+                }
+            }
+            Consumer::Kafka(c) => c.take_rebalances(),
+        }
+    }
+
+    /// Tells the broker how far the group got (informative; sinks hold the exact positions).
+    pub fn commit(&self, next_offsets: &[(i32, i64)]) -> Result<()> {
+        match self {
+            Consumer::Memory(_) => Ok(()),
+            Consumer::Kafka(c) => c.commit(next_offsets),
+        }
+    }
+
+    /// Moves the read position of an owned partition (Kafka only).
+    pub fn seek(&self, partition: i32, offset: i64) -> Result<()> {
+        match self {
+            Consumer::Memory(_) => Err(Error::Config(format!(
+                "the in-process bus cannot seek (partition {partition}, offset {offset})"
+            ))),
+            Consumer::Kafka(c) => c.seek(partition, offset),
+        }
+    }
+
+    /// Leaves the consumer group at once (partitions move without waiting for a timeout).
+    pub fn close(&self) {
+        if let Consumer::Kafka(c) = self {
+            c.close();
         }
     }
 }
@@ -147,7 +293,10 @@ impl MemoryBus {
 
     pub fn consumer(&self, stream: &str) -> Result<MemoryConsumer> {
         self.with_stream(stream, |s| s.receiver.take())
-            .map(|receiver| MemoryConsumer { receiver })
+            .map(|receiver| MemoryConsumer {
+                receiver,
+                announced: false,
+            })
             .ok_or_else(|| Error::Bus(format!("stream {stream} already has its consumer")))
     }
 
@@ -172,7 +321,7 @@ pub struct MemoryProducer {
 }
 
 impl MemoryProducer {
-    async fn send(&self, key: Vec<u8>, payload: Vec<u8>) -> Result<()> {
+    async fn send(&self, outgoing: Outgoing) -> Result<()> {
         // Reserve capacity first so offsets are handed out in the order records enter the channel.
         let permit =
             self.sender.reserve().await.map_err(|_| {
@@ -187,13 +336,18 @@ impl MemoryProducer {
             *next += 1;
             offset
         };
+        let timestamp_ms = outgoing
+            .timestamp_ms
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         permit.send(Record {
             stream: self.stream.clone(),
             partition: 0,
             offset,
-            key,
-            payload,
-            schema_version: Some(aiq_schemas::SCHEMA_VERSION),
+            key: outgoing.key,
+            payload: outgoing.payload,
+            schema_version: Some(outgoing.schema_version),
+            timestamp_ms: Some(timestamp_ms),
+            origin: outgoing.origin,
         });
         Ok(())
     }
@@ -201,6 +355,8 @@ impl MemoryProducer {
 
 pub struct MemoryConsumer {
     receiver: mpsc::Receiver<Record>,
+    /// Whether the only partition's assignment was reported.
+    announced: bool,
 }
 
 impl MemoryConsumer {
@@ -237,7 +393,7 @@ mod tests {
         bus.close_producers();
         let writer = tokio::spawn(async move {
             for i in 0..10u8 {
-                producer.send(vec![i], vec![i]).await.unwrap();
+                producer.send(Outgoing::new(vec![i], vec![i])).await.unwrap();
             }
         });
         let mut seen = Vec::new();
