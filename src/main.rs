@@ -14,6 +14,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod streaming;
+
 /// AIQLeads: real-estate listings in, explainable and fairly priced leads out.
 ///
 /// Configuration is layered: built-in defaults (embedded: in-process bus, SQLite, local Parquet),
@@ -121,6 +123,14 @@ enum Command {
         #[command(subcommand)]
         feed: IngestFeed,
     },
+    /// Kafka administration: `create-topics` (idempotent), `topics`.
+    Kafka {
+        #[command(subcommand)]
+        command: streaming::KafkaCommand,
+    },
+    /// Run streaming jobs against Kafka (bus.url kafka://...): `partition`, `enrich`,
+    /// `dead-letters`, or `all`. Several processes running the same job share its partitions.
+    Run(streaming::RunArgs),
     /// Query the Parquet lake ([lake] dir) with SQL (DataFusion). Tables: `leads` (partitioned by
     /// `dt` and `state`: filter on them to skip folders), views `current_leads` and `market_stats`,
     /// and any other table folder the lake holds. With no QUERY, an interactive prompt reads
@@ -303,6 +313,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Kafka { command } => streaming::kafka(command, &config),
+        Command::Run(args) => streaming::run(args, config),
         Command::Config => {
             print!("{}", config.to_toml()?);
             Ok(ExitCode::SUCCESS)

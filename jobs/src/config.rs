@@ -22,6 +22,7 @@ pub struct Config {
     pub runner: RunnerConfig,
     pub crawl: aiq_connectors::crawl::CrawlConfig,
     pub pipeline: PipelineConfig,
+    pub metrics: MetricsConfig,
     /// The marketplace API's section (`[api]`): read and validated by the API crate itself (nothing
     /// depends on the API, so the jobs only carry the section, so one file configures both).
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
@@ -116,6 +117,22 @@ impl Default for RunnerConfig {
             batch_size: NonZeroUsize::new(2048).expect("non-zero"),
             batch_linger: Duration::from_millis(50),
             consumer_name: "enrich".into(),
+        }
+    }
+}
+
+/// The Prometheus endpoint of the long-running jobs (`aiqleads run`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of the `/metrics` endpoint; empty turns it off. The API serves its own `/metrics`.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            listen: "127.0.0.1:9898".into(),
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::bus::{Bus, streams};
 use crate::config::Config;
-use crate::runner::{RunStats, Sinks, run_dead_letters, run_enrich};
+use crate::runner::{RunStats, Sinks, StopWhen, run_dead_letters, run_enrich};
 use crate::sink::lake::LakeWriter;
 use crate::sink::store::{Store, StoreCounts};
 use crate::{Error, Result};
@@ -51,7 +51,15 @@ impl Downstream {
         let dead_letter_consumer = format!("{}.dead_letters", config.runner.consumer_name);
         let (dlq_store, dlq_runner) = (store.clone(), config.runner.clone());
         let dead_letters = tokio::spawn(async move {
-            run_dead_letters(&mut dlq, &dlq_store, &dlq_runner, &dead_letter_consumer).await
+            let mut stop = StopWhen::stream_end();
+            run_dead_letters(
+                &mut dlq,
+                &dlq_store,
+                &dlq_runner,
+                &dead_letter_consumer,
+                &mut stop,
+            )
+            .await
         });
         let (pipeline, runner, enrich_store) = (
             config.pipeline.clone(),

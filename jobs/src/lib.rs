@@ -14,5 +14,6 @@ pub mod runner;
 pub mod scrape;
 pub mod sink;
 pub mod sql;
+pub mod stream;
 
 pub use error::{Error, Result};

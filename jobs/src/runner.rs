@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aiq_pipeline::{Enriched, Stage};
 use aiq_schemas::{DeadLetter, Lead, RawListing, RejectReason, SCHEMA_VERSION};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
@@ -144,17 +145,10 @@ where
                     .dead_letters_by_reason
                     .entry(reason.code.clone())
                     .or_default() += 1;
-                let dead = DeadLetter {
-                    stage: stage_name.to_owned(),
-                    source: raw.as_ref().and_then(|r| r.source.clone()),
-                    source_listing_id: raw.as_ref().and_then(|r| r.source_listing_id.clone()),
-                    reason,
-                    reference: format!("{}/{}/{}", record.stream, record.partition, record.offset),
-                    original: String::from_utf8_lossy(&record.payload).into_owned(),
-                    rejected_at: now,
-                    schema_version: SCHEMA_VERSION,
-                };
-                dead_letters.push((dead, position));
+                dead_letters.push((
+                    dead_letter(record, stage_name, reason, raw.as_deref(), now),
+                    position,
+                ));
             }
         }
     }
@@ -189,24 +183,28 @@ where
 }
 
 /// Stage name, reason, and the decoded record when there was one (boxed: rejects are the rare path).
-type Rejected = (&'static str, RejectReason, Option<Box<RawListing>>);
+pub(crate) type Rejected = (&'static str, RejectReason, Option<Box<RawListing>>);
 
-fn decode(record: &Record) -> Result<RawListing, Rejected> {
-    if let Some(version) = record.schema_version.filter(|v| *v > SCHEMA_VERSION) {
-        warn!(
-            version,
-            supported = SCHEMA_VERSION,
-            "record from a newer schema version dead-lettered"
-        );
-        return Err((
-            "decode",
-            RejectReason::new(
+/// Rejects records from a schema version newer than this build knows.
+pub(crate) fn check_schema_version(record: &Record) -> Result<(), RejectReason> {
+    match record.schema_version.filter(|v| *v > SCHEMA_VERSION) {
+        None => Ok(()),
+        Some(version) => {
+            warn!(
+                version,
+                supported = SCHEMA_VERSION,
+                "record from a newer schema version dead-lettered"
+            );
+            Err(RejectReason::new(
                 "unsupported_schema_version",
                 format!("schema version {version} is newer than the supported {SCHEMA_VERSION}"),
-            ),
-            None,
-        ));
+            ))
+        }
     }
+}
+
+pub(crate) fn decode(record: &Record) -> Result<RawListing, Rejected> {
+    check_schema_version(record).map_err(|reason| ("decode", reason, None))?;
     serde_json::from_slice::<RawListing>(&record.payload).map_err(|e| {
         (
             "decode",
@@ -216,19 +214,118 @@ fn decode(record: &Record) -> Result<RawListing, Rejected> {
     })
 }
 
-/// Stores dead letters published by other jobs (the crawler's unreadable pages) until the stream ends.
+/// The dead letter of `record`, keeping its bytes and where it was read.
+pub(crate) fn dead_letter(
+    record: &Record,
+    stage: &str,
+    reason: RejectReason,
+    raw: Option<&RawListing>,
+    now: DateTime<Utc>,
+) -> DeadLetter {
+    DeadLetter {
+        stage: stage.to_owned(),
+        source: raw.and_then(|r| r.source.clone()),
+        source_listing_id: raw.and_then(|r| r.source_listing_id.clone()),
+        reason,
+        reference: format!("{}/{}/{}", record.stream, record.partition, record.offset),
+        original: String::from_utf8_lossy(&record.payload).into_owned(),
+        rejected_at: now,
+        schema_version: SCHEMA_VERSION,
+    }
+}
+
+/// When a consuming loop stops: at the end of an in-process stream, on shutdown, or, for batch runs,
+/// tests and benchmarks, once nothing has arrived for `idle_limit` after partitions were assigned.
+pub struct StopWhen {
+    shutdown: watch::Receiver<bool>,
+    /// Keeps a never-signalled sender alive for [`StopWhen::stream_end`].
+    _never: Option<watch::Sender<bool>>,
+    idle_limit: Option<Duration>,
+    quiet_since: Instant,
+    assigned: bool,
+}
+
+impl StopWhen {
+    pub fn new(shutdown: watch::Receiver<bool>, idle_limit: Option<Duration>) -> StopWhen {
+        StopWhen {
+            shutdown,
+            _never: None,
+            idle_limit,
+            quiet_since: Instant::now(),
+            assigned: false,
+        }
+    }
+
+    /// Only when the stream ends (the in-process bus).
+    pub fn stream_end() -> StopWhen {
+        let (sender, receiver) = watch::channel(false);
+        StopWhen {
+            _never: Some(sender),
+            ..StopWhen::new(receiver, None)
+        }
+    }
+
+    /// Partitions arrived: the quiet spell counts from now.
+    pub fn note_assignment(&mut self) {
+        if !self.assigned {
+            self.assigned = true;
+            self.quiet_since = Instant::now();
+        }
+    }
+
+    /// The next batch (possibly empty on Kafka), or `None` when the loop should stop.
+    pub async fn next_batch(
+        &mut self,
+        consumer: &mut Consumer,
+        config: &RunnerConfig,
+    ) -> Option<Vec<Record>> {
+        if *self.shutdown.borrow() {
+            return None;
+        }
+        let shutdown = &mut self.shutdown;
+        let batch = tokio::select! {
+            batch = consumer.next_batch(config.batch_size.get(), config.batch_linger) => batch,
+            _ = async {
+                // A dropped sender means nobody can ask for a shutdown any more: never stop for it.
+                if shutdown.wait_for(|stop| *stop).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            } => {
+                info!("shutdown requested: finishing the current work and committing");
+                None
+            }
+        }?;
+        if !batch.is_empty() {
+            self.quiet_since = Instant::now();
+        } else if let Some(limit) = self.idle_limit
+            && self.assigned
+            && self.quiet_since.elapsed() >= limit
+        {
+            info!(idle = ?limit, "no new records: stopping");
+            return None;
+        }
+        Some(batch)
+    }
+}
+
+/// Stores dead letters published by other jobs (the crawler's unreadable pages, the partition job's
+/// rejects). A dead letter's identity is where its original was read (its `reference`), so a dead
+/// letter published twice is stored once.
 pub async fn run_dead_letters(
     consumer: &mut Consumer,
     store: &Store,
     config: &RunnerConfig,
     consumer_name: &str,
+    stop: &mut StopWhen,
 ) -> Result<u64> {
     let mut committed = store.committed_offsets(consumer_name).await?;
     let mut stored = 0;
-    while let Some(records) = consumer
-        .next_batch(config.batch_size.get(), config.batch_linger)
-        .await
-    {
+    while let Some(records) = stop.next_batch(consumer, config).await {
+        if !consumer.take_rebalances().is_empty() {
+            stop.note_assignment();
+            // Another member may have stored more since this one started.
+            committed = store.committed_offsets(consumer_name).await?;
+        }
         let mut dead_letters = Vec::new();
         let mut next_offsets = Offsets::new();
         let now = Utc::now();
@@ -241,26 +338,20 @@ pub async fn run_dead_letters(
                 continue;
             }
             next_offsets.insert(key, record.offset + 1);
-            let position = StreamPosition {
+            // A dead letter that is itself unreadable is kept verbatim rather than lost.
+            let dead = serde_json::from_slice::<DeadLetter>(&record.payload).unwrap_or_else(|e| {
+                dead_letter(
+                    record,
+                    "dead_letter_decode",
+                    RejectReason::new("invalid_json", format!("unreadable dead letter: {e}")),
+                    None,
+                    now,
+                )
+            });
+            let position = reference_position(&dead.reference).unwrap_or_else(|| StreamPosition {
                 stream: Arc::clone(&record.stream),
                 partition: record.partition,
                 offset: record.offset,
-            };
-            // A dead letter that is itself unreadable is kept verbatim rather than lost.
-            let dead = serde_json::from_slice::<DeadLetter>(&record.payload).unwrap_or_else(|e| {
-                DeadLetter {
-                    stage: "dead_letter_decode".into(),
-                    reason: RejectReason::new(
-                        "invalid_json",
-                        format!("unreadable dead letter: {e}"),
-                    ),
-                    source: None,
-                    source_listing_id: None,
-                    reference: format!("{}/{}/{}", record.stream, record.partition, record.offset),
-                    original: String::from_utf8_lossy(&record.payload).into_owned(),
-                    rejected_at: now,
-                    schema_version: SCHEMA_VERSION,
-                }
             });
             dead_letters.push((dead, position));
         }
@@ -276,7 +367,28 @@ pub async fn run_dead_letters(
         };
         store.write(consumer_name, &batch).await?;
         stored += dead_letters.len() as u64;
+        let commits: Vec<(i32, i64)> = next_offsets
+            .iter()
+            .map(|((_, p), next)| (*p, *next))
+            .collect();
+        consumer.commit(&commits)?;
         committed.extend(next_offsets);
     }
+    consumer.close();
     Ok(stored)
+}
+
+/// `stream/partition/offset` (how dead letters name the record they reject) as a position.
+fn reference_position(reference: &str) -> Option<StreamPosition> {
+    let mut parts = reference.rsplitn(3, '/');
+    let offset = parts.next()?.parse().ok()?;
+    let partition = parts.next()?.parse().ok()?;
+    let stream = parts
+        .next()
+        .filter(|s| !s.is_empty() && !s.contains("://"))?;
+    Some(StreamPosition {
+        stream: Arc::from(stream),
+        partition,
+        offset,
+    })
 }

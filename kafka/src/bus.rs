@@ -138,9 +138,7 @@ impl Bus {
     ) -> Result<Consumer> {
         match self {
             Bus::Memory(bus) => bus.consumer(stream).map(Consumer::Memory),
-            Bus::Kafka(bus) => bus
-                .consumer(stream, group, on_revoke)
-                .map(Consumer::Kafka),
+            Bus::Kafka(bus) => bus.consumer(stream, group, on_revoke).map(Consumer::Kafka),
         }
     }
 
@@ -393,7 +391,10 @@ mod tests {
         bus.close_producers();
         let writer = tokio::spawn(async move {
             for i in 0..10u8 {
-                producer.send(Outgoing::new(vec![i], vec![i])).await.unwrap();
+                producer
+                    .send(Outgoing::new(vec![i], vec![i]))
+                    .await
+                    .unwrap();
             }
         });
         let mut seen = Vec::new();

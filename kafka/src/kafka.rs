@@ -211,7 +211,10 @@ impl KafkaBus {
         // librdkafka wants a group id even for a consumer that only assigns; it never joins it.
         let consumer: StreamConsumer = self
             .settings
-            .consumer_config(&self.brokers, &format!("{}.replay", self.settings.client_id))
+            .consumer_config(
+                &self.brokers,
+                &format!("{}.replay", self.settings.client_id),
+            )
             .create()
             .map_err(|e| kafka_error("create the replay consumer", e))?;
         let mut assignment = TopicPartitionList::new();
@@ -413,7 +416,9 @@ impl KafkaProducer {
                             None => tokio::time::sleep(Duration::from_millis(5)).await,
                         }
                     }
-                    Err((error, _)) => return Err(kafka_error(&format!("send to {}", self.topic), error)),
+                    Err((error, _)) => {
+                        return Err(kafka_error(&format!("send to {}", self.topic), error));
+                    }
                 }
             }
         }

@@ -8,5 +8,5 @@ pub mod kafka;
 pub mod topics;
 
 pub use bus::{Bus, Consumer, Origin, Outgoing, Producer, Record, streams};
-pub use kafka::{KafkaSettings, Rebalanced};
 pub use error::{Error, Result};
+pub use kafka::{KafkaSettings, Rebalanced};

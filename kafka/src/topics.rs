@@ -119,7 +119,11 @@ pub async fn create_topics(
         .zip(&configs)
         .map(|(spec, config)| {
             config.iter().fold(
-                NewTopic::new(spec.name, spec.partitions, TopicReplication::Fixed(settings.replication_factor)),
+                NewTopic::new(
+                    spec.name,
+                    spec.partitions,
+                    TopicReplication::Fixed(settings.replication_factor),
+                ),
                 |topic, (key, value)| topic.set(key, value),
             )
         })
@@ -160,7 +164,11 @@ mod tests {
             streams::LISTINGS_DLQ,
             streams::MARKETPLACE_EVENTS,
         ] {
-            assert_eq!(names.iter().filter(|n| **n == stream).count(), 1, "{stream}");
+            assert_eq!(
+                names.iter().filter(|n| **n == stream).count(),
+                1,
+                "{stream}"
+            );
         }
         let by_block = specs
             .iter()
@@ -168,7 +176,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             by_block.config(),
-            vec![("cleanup.policy", "delete".into()), ("retention.ms", "-1".into())]
+            vec![
+                ("cleanup.policy", "delete".into()),
+                ("retention.ms", "-1".into())
+            ]
         );
         assert!(topics(1).iter().all(|s| s.partitions == 1));
     }

@@ -796,6 +796,33 @@ fn pair_score(config: &DedupeConfig, a: &Features, b: &Features) -> Option<f32> 
     (total > 0.0).then(|| weighted / total)
 }
 
+/// The key that routes a listing to one partition of the repartition topic (`listings.by-block`):
+/// the deduper only compares listings that meet in one partition, so every listing it could match
+/// must share the key. Candidates block on ZIP code + house number or on neighbouring H3 cells,
+/// which never cross a state line, so the state is the key; listings without a state fall back to
+/// their ZIP code, then a coarse (resolution 3, ~100 km) H3 cell, then their own identity. The
+/// price: a state is the unit of scale-out for dedupe (a very large state is one partition's work).
+pub fn partition_key(listing: &Listing) -> String {
+    if let Some(state) = listing
+        .state_or_province
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        return format!("state:{state}");
+    }
+    if let Some(zip) = listing.postal_code.as_deref().filter(|z| !z.is_empty()) {
+        return format!("zip:{zip}");
+    }
+    if let Some(parent) = listing
+        .h3_cell
+        .and_then(|cell| h3o::CellIndex::try_from(cell.as_i64() as u64).ok())
+        .and_then(|cell| cell.parent(h3o::Resolution::Three))
+    {
+        return format!("h3:{parent}");
+    }
+    format!("listing:{}:{}", listing.source, listing.source_listing_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

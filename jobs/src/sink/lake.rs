@@ -88,6 +88,49 @@ impl LakeWriter {
         self.rows_written
     }
 
+    /// The next offset of `stream`/`partition` not yet in a committed file.
+    pub fn committed_next(&self, stream: &str, partition: i32) -> i64 {
+        self.committed
+            .get(&(stream.to_owned(), partition))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Writes the buffered rows if the oldest has waited `flush_interval`.
+    pub fn flush_if_due(&mut self) -> Result<()> {
+        if self
+            .buffered_since
+            .is_some_and(|since| since.elapsed() >= self.config.flush_interval)
+        {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Re-reads the manifest: another process (the partition's previous owner) may have committed
+    /// files since this writer opened.
+    pub fn reload_manifest(&mut self) -> Result<()> {
+        for entry in read_manifest(&self.root)? {
+            let next = self
+                .committed
+                .entry((entry.stream, entry.partition))
+                .or_insert(0);
+            *next = (*next).max(entry.last_offset + 1);
+        }
+        Ok(())
+    }
+
+    /// Forgets buffered rows of partitions this process no longer owns (their new owner rewrites
+    /// them from its resume position).
+    pub fn discard_buffered(&mut self, stream: &str, partitions: &[i32]) {
+        self.buffer.retain(|(_, position)| {
+            !(&*position.stream == stream && partitions.contains(&position.partition))
+        });
+        if self.buffer.is_empty() {
+            self.buffered_since = None;
+        }
+    }
+
     pub fn write(&mut self, batch: &SinkBatch<'_>) -> Result<()> {
         for (lead, position) in batch.leads.iter().zip(batch.lead_positions) {
             let key = (position.stream.to_string(), position.partition);

@@ -1,0 +1,528 @@
+//! The streaming jobs (`aiqleads run <job>`). Scale-out is Kafka's: start several copies with the
+//! same configuration and the partitions of their input spread among them.
+//!
+//! - `partition`: `listings.raw` -> decode, normalise -> `listings.by-block`, keyed by the dedupe
+//!   partition key so that one property's candidates meet in one partition; rejects go to
+//!   `listings.dlq`. Stateless and at-least-once: it tells Kafka how far it got only after the
+//!   brokers acknowledged its output, and every output names its origin (partition/offset in
+//!   `listings.raw`), so a record sent twice after a crash is recognised downstream.
+//! - `enrich`: `listings.by-block` -> dedupe, fraud, price -> the store (the marketplace's views),
+//!   the Parquet lake and `leads.enriched` / `leads.quarantine`. Exactly-once into the store (rows
+//!   and offsets in one transaction) and the lake (files named by offset range, in a manifest).
+//!   Each owned partition has its own pipeline state; on assignment it is rebuilt by replaying the
+//!   partition up to the resume position (processing time is the record's timestamp, so the replay
+//!   reproduces the state exactly), then the job resumes where both sinks have everything.
+//! - `dead-letters`: `listings.dlq` -> the store's `dead_letters` table.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use aiq_kafka::kafka::RevokeHook;
+use aiq_kafka::{Bus, Consumer, Origin, Outgoing, Rebalanced, Record, streams};
+use aiq_pipeline::dedupe::partition_key;
+use aiq_pipeline::normalise::normalise;
+use aiq_pipeline::{Enriched, LeadPipeline, PipelineConfig};
+use aiq_schemas::{DeadLetter, LeadStatus, Listing, RejectReason, SCHEMA_VERSION};
+use chrono::{DateTime, TimeZone, Utc};
+use metrics::{counter, histogram};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::runner::{StopWhen, check_schema_version, dead_letter, decode, run_dead_letters};
+use crate::sink::lake::LakeWriter;
+use crate::sink::store::Store;
+use crate::sink::{Offsets, SinkBatch, StreamPosition};
+use crate::{Error, Result};
+
+/// The streaming jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Job {
+    Partition,
+    Enrich,
+    DeadLetters,
+}
+
+impl Job {
+    pub const ALL: [Job; 3] = [Job::Partition, Job::Enrich, Job::DeadLetters];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Partition => "partition",
+            Job::Enrich => "enrich",
+            Job::DeadLetters => "dead-letters",
+        }
+    }
+
+    /// The Kafka consumer group, which is also the name the store keeps the job's offsets under.
+    pub fn group(self, config: &Config) -> String {
+        format!("{}.{}", config.runner.consumer_name, self.name())
+    }
+}
+
+/// How a job run ends besides a shutdown signal.
+#[derive(Clone, Debug, Default)]
+pub struct JobOptions {
+    /// Stop once no record arrived for this long after partitions were assigned (batch runs, tests,
+    /// benchmarks). `None`: run until shut down.
+    pub exit_when_idle: Option<Duration>,
+}
+
+/// What a job run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobStats {
+    pub records_in: u64,
+    pub records_out: u64,
+    /// Records whose origin was already processed (sent twice by the partition job).
+    pub repeats_dropped: u64,
+    /// Records skipped because the sinks already held them (a resumed partition).
+    pub already_stored: u64,
+    pub dead_lettered: u64,
+    pub quarantined: u64,
+    /// Records replayed to rebuild partition state.
+    pub replayed: u64,
+    pub batches: u64,
+}
+
+/// Runs `job` until the shutdown signal, the end of an in-process stream, or the idle limit.
+pub async fn run_job(
+    job: Job,
+    bus: &Bus,
+    config: &Config,
+    options: &JobOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<JobStats> {
+    let mut stop = StopWhen::new(shutdown, options.exit_when_idle);
+    info!(job = job.name(), group = %job.group(config), "job starting");
+    let stats = match job {
+        Job::Partition => run_partition(bus, config, &mut stop).await?,
+        Job::Enrich => run_enrich(bus, config, &mut stop).await?,
+        Job::DeadLetters => {
+            let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
+            let group = job.group(config);
+            let mut consumer = bus.consumer(streams::LISTINGS_DLQ, &group, None)?;
+            let stored =
+                run_dead_letters(&mut consumer, &store, &config.runner, &group, &mut stop).await?;
+            store.close().await;
+            JobStats {
+                records_in: stored,
+                records_out: stored,
+                ..JobStats::default()
+            }
+        }
+    };
+    info!(job = job.name(), ?stats, "job stopped");
+    Ok(stats)
+}
+
+/// Processing time of a record: its timestamp, so that a replay sees the same time.
+fn record_time(record: &Record) -> DateTime<Utc> {
+    record
+        .timestamp_ms
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+        .unwrap_or_else(Utc::now)
+}
+
+fn next_offsets_by_partition(records: &[Record]) -> Vec<(i32, i64)> {
+    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+    for record in records {
+        let entry = next.entry(record.partition).or_insert(0);
+        *entry = (*entry).max(record.offset + 1);
+    }
+    next.into_iter().collect()
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| Error::Internal(format!("encode JSON: {e}")))
+}
+
+async fn run_partition(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<JobStats> {
+    let group = Job::Partition.group(config);
+    let mut consumer = bus.consumer(streams::LISTINGS_RAW, &group, None)?;
+    let by_block = bus.producer(streams::LISTINGS_BY_BLOCK)?;
+    let dead_letters = bus.producer(streams::LISTINGS_DLQ)?;
+    let mut stats = JobStats::default();
+    while let Some(records) = stop.next_batch(&mut consumer, &config.runner).await {
+        if !consumer.take_rebalances().is_empty() {
+            stop.note_assignment();
+        }
+        if records.is_empty() {
+            continue;
+        }
+        let mut listings = Vec::with_capacity(records.len());
+        let mut rejects = Vec::new();
+        for record in &records {
+            let origin = Some(Origin {
+                partition: record.partition,
+                offset: record.offset,
+            });
+            let now = record_time(record);
+            let normalised = decode(record).and_then(|raw| {
+                normalise(&raw, now).map_err(|reason| ("normalise", reason, Some(Box::new(raw))))
+            });
+            match normalised {
+                Ok(listing) => listings.push(Outgoing {
+                    key: partition_key(&listing).into_bytes(),
+                    payload: json(&listing)?,
+                    schema_version: SCHEMA_VERSION,
+                    timestamp_ms: record.timestamp_ms,
+                    origin,
+                }),
+                Err((stage, reason, raw)) => {
+                    counter!("aiq_dead_letters_total", "job" => "partition", "reason" => reason.code.clone())
+                        .increment(1);
+                    let letter = dead_letter(record, stage, reason, raw.as_deref(), now);
+                    rejects.push(Outgoing {
+                        key: record.key.clone(),
+                        payload: json(&letter)?,
+                        schema_version: SCHEMA_VERSION,
+                        timestamp_ms: record.timestamp_ms,
+                        origin,
+                    });
+                }
+            }
+        }
+        stats.records_in += records.len() as u64;
+        stats.records_out += listings.len() as u64;
+        stats.dead_lettered += rejects.len() as u64;
+        stats.batches += 1;
+        counter!("aiq_records_in_total", "job" => "partition").increment(records.len() as u64);
+        counter!("aiq_records_out_total", "job" => "partition").increment(listings.len() as u64);
+        by_block.send_all(listings).await?;
+        dead_letters.send_all(rejects).await?;
+        // Only now is the output durable: tell Kafka how far this member got.
+        consumer.commit(&next_offsets_by_partition(&records))?;
+    }
+    consumer.close();
+    Ok(stats)
+}
+
+/// One owned partition of `listings.by-block`: its pipeline and where it stands.
+struct PartitionState {
+    pipeline: LeadPipeline,
+    /// Per origin partition (of `listings.raw`), the next origin offset not yet seen.
+    origin_next: HashMap<i32, i64>,
+    /// The next offset to process.
+    next: i64,
+    /// The next offset the store does not hold yet.
+    store_next: i64,
+}
+
+/// What one record did to its partition's state.
+enum Applied {
+    /// Its origin was already processed.
+    Repeat,
+    Lead(Box<Enriched>),
+    Rejected(RejectReason),
+}
+
+impl PartitionState {
+    fn new(config: &PipelineConfig) -> Self {
+        PartitionState {
+            pipeline: LeadPipeline::new(config),
+            origin_next: HashMap::new(),
+            next: 0,
+            store_next: 0,
+        }
+    }
+
+    /// The one place state changes, live and in replay alike.
+    fn apply(&mut self, record: &Record) -> Applied {
+        if let Some(origin) = record.origin {
+            let next = self.origin_next.entry(origin.partition).or_insert(0);
+            if origin.offset < *next {
+                return Applied::Repeat;
+            }
+            *next = origin.offset + 1;
+        }
+        let listing = check_schema_version(record).and_then(|()| {
+            serde_json::from_slice::<Listing>(&record.payload).map_err(|e| {
+                RejectReason::new(
+                    "invalid_json",
+                    format!("not a normalised listing object: {e}"),
+                )
+            })
+        });
+        match listing {
+            Ok(listing) => {
+                Applied::Lead(Box::new(self.pipeline.enrich(listing, record_time(record))))
+            }
+            Err(reason) => Applied::Rejected(reason),
+        }
+    }
+}
+
+fn lock(lake: &Mutex<LakeWriter>) -> MutexGuard<'_, LakeWriter> {
+    lake.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Rebuilds partition `partition`'s state and returns it positioned at the resume offset: the
+/// lower of what the store and the lake hold, so neither misses a row.
+async fn restore(
+    bus: &Bus,
+    store: &Store,
+    lake: &Mutex<LakeWriter>,
+    config: &Config,
+    group: &str,
+    partition: i32,
+) -> Result<(PartitionState, u64)> {
+    let started = Instant::now();
+    let stream = streams::LISTINGS_BY_BLOCK;
+    let store_next = store
+        .committed_offsets(group)
+        .await?
+        .get(&(stream.to_owned(), partition))
+        .copied()
+        .unwrap_or(0);
+    let lake_next = {
+        let mut lake = lock(lake);
+        lake.reload_manifest()?;
+        lake.committed_next(stream, partition)
+    };
+    let resume = store_next.min(lake_next);
+    let mut state = PartitionState::new(&config.pipeline);
+    let mut expected = 0;
+    let mut gaps = 0u64;
+    let replayed = bus
+        .read_partition(stream, partition, resume, |record| {
+            gaps += u64::from(record.offset != expected);
+            expected = record.offset + 1;
+            let _ = state.apply(&record);
+        })
+        .await?;
+    if gaps > 0 {
+        // Only retention or compaction removes records; `listings.by-block` is kept forever.
+        error!(
+            partition,
+            gaps, "the partition's history has gaps: its rebuilt state misses those records"
+        );
+    }
+    state.next = resume;
+    state.store_next = store_next;
+    histogram!("aiq_state_restore_seconds").record(started.elapsed().as_secs_f64());
+    info!(
+        partition,
+        store_next,
+        lake_next,
+        replayed,
+        elapsed = ?started.elapsed(),
+        "partition state rebuilt"
+    );
+    Ok((state, replayed))
+}
+
+/// A batch's output, split by sink (the store may already hold part of what the lake needs).
+#[derive(Default)]
+struct EnrichOutput {
+    lake_leads: Vec<aiq_schemas::Lead>,
+    lake_positions: Vec<StreamPosition>,
+    lake_relabels: Vec<aiq_pipeline::dedupe::Relabel>,
+    store_leads: Vec<aiq_schemas::Lead>,
+    store_positions: Vec<StreamPosition>,
+    store_relabels: Vec<aiq_pipeline::dedupe::Relabel>,
+    dead_letters: Vec<(DeadLetter, StreamPosition)>,
+    store_next: Offsets,
+    enriched: Vec<Outgoing>,
+    quarantined: Vec<Outgoing>,
+}
+
+async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<JobStats> {
+    let group = Job::Enrich.group(config);
+    let stream: Arc<str> = Arc::from(streams::LISTINGS_BY_BLOCK);
+    let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
+    let lake = Arc::new(Mutex::new(LakeWriter::open(&config.lake)?));
+    let hook_lake = Arc::clone(&lake);
+    // Inside the rebalance, before the partitions move: everything processed for them reaches the
+    // lake, so their next owner resumes after it.
+    let on_revoke: RevokeHook = Box::new(move |partitions| {
+        let mut lake = lock(&hook_lake);
+        if let Err(error) = lake.flush() {
+            error!(%error, "lake flush before a rebalance failed; the next owner rewrites those rows");
+            lake.discard_buffered(streams::LISTINGS_BY_BLOCK, partitions);
+        }
+    });
+    let mut consumer = bus.consumer(&stream, &group, Some(on_revoke))?;
+    let enriched_out = bus.producer(streams::LEADS_ENRICHED)?;
+    let quarantine_out = bus.producer(streams::LEADS_QUARANTINE)?;
+    let mut states: HashMap<i32, PartitionState> = HashMap::new();
+    let mut stats = JobStats::default();
+    while let Some(records) = stop.next_batch(&mut consumer, &config.runner).await {
+        for change in consumer.take_rebalances() {
+            match change {
+                Rebalanced::Assigned(partitions) => {
+                    stop.note_assignment();
+                    for partition in partitions {
+                        let (state, replayed) =
+                            restore(bus, &store, &lake, config, &group, partition).await?;
+                        stats.replayed += replayed;
+                        states.insert(partition, state);
+                    }
+                }
+                Rebalanced::Revoked(partitions) => {
+                    for partition in partitions {
+                        states.remove(&partition);
+                    }
+                }
+            }
+        }
+        if records.is_empty() {
+            // Quiet: write rows that waited long enough.
+            lock(&lake).flush_if_due()?;
+            continue;
+        }
+        let output = process(&records, &stream, &mut states, &consumer, &mut stats)?;
+        // Topics first: a crash before the store commits re-sends them, and the compacted topics keep
+        // one record per key anyway. After the commit they would never be sent again.
+        enriched_out.send_all(output.enriched).await?;
+        quarantine_out.send_all(output.quarantined).await?;
+        lock(&lake).write(&SinkBatch {
+            leads: &output.lake_leads,
+            lead_positions: &output.lake_positions,
+            relabels: &output.lake_relabels,
+            dead_letters: &[],
+            next_offsets: &Offsets::new(),
+        })?;
+        if !output.store_next.is_empty() {
+            let started = Instant::now();
+            store
+                .write(
+                    &group,
+                    &SinkBatch {
+                        leads: &output.store_leads,
+                        lead_positions: &output.store_positions,
+                        relabels: &output.store_relabels,
+                        dead_letters: &output.dead_letters,
+                        next_offsets: &output.store_next,
+                    },
+                )
+                .await?;
+            histogram!("aiq_store_commit_seconds").record(started.elapsed().as_secs_f64());
+            for ((_, partition), next) in &output.store_next {
+                if let Some(state) = states.get_mut(partition) {
+                    state.store_next = *next;
+                }
+            }
+        }
+        stats.batches += 1;
+        consumer.commit(&durable_positions(&states, &lake, &stream))?;
+    }
+    lock(&lake).flush()?;
+    consumer.commit(&durable_positions(&states, &lake, &stream))?;
+    consumer.close();
+    store.close().await;
+    Ok(stats)
+}
+
+/// Per owned partition, the offset both sinks have reached: what Kafka is told.
+fn durable_positions(
+    states: &HashMap<i32, PartitionState>,
+    lake: &Mutex<LakeWriter>,
+    stream: &str,
+) -> Vec<(i32, i64)> {
+    let lake = lock(lake);
+    states
+        .iter()
+        .map(|(partition, state)| {
+            (
+                *partition,
+                state
+                    .store_next
+                    .min(lake.committed_next(stream, *partition)),
+            )
+        })
+        .collect()
+}
+
+fn process(
+    records: &[Record],
+    stream: &Arc<str>,
+    states: &mut HashMap<i32, PartitionState>,
+    consumer: &Consumer,
+    stats: &mut JobStats,
+) -> Result<EnrichOutput> {
+    let mut out = EnrichOutput::default();
+    let mut resync: HashSet<i32> = HashSet::new();
+    let mut records_in = 0u64;
+    for record in records {
+        let partition = record.partition;
+        if resync.contains(&partition) {
+            continue;
+        }
+        // Records of a partition that moved away while they were in flight belong to its new owner.
+        let Some(state) = states.get_mut(&partition) else {
+            continue;
+        };
+        if record.offset < state.next {
+            stats.already_stored += 1;
+            continue;
+        }
+        if record.offset > state.next {
+            // The group's position was ahead of the sinks: go back rather than lose records.
+            warn!(
+                partition,
+                expected = state.next,
+                got = record.offset,
+                "records missing: seeking back"
+            );
+            consumer.seek(partition, state.next)?;
+            resync.insert(partition);
+            continue;
+        }
+        state.next = record.offset + 1;
+        records_in += 1;
+        let for_store = record.offset >= state.store_next;
+        if for_store {
+            out.store_next
+                .insert((stream.to_string(), partition), record.offset + 1);
+        }
+        let position = StreamPosition {
+            stream: Arc::clone(stream),
+            partition,
+            offset: record.offset,
+        };
+        match state.apply(record) {
+            Applied::Repeat => stats.repeats_dropped += 1,
+            Applied::Lead(enriched) => {
+                let Enriched { lead, relabels, .. } = *enriched;
+                stats.records_out += 1;
+                if for_store {
+                    let key = format!("{}:{}", lead.listing.source, lead.listing.source_listing_id)
+                        .into_bytes();
+                    let message = Outgoing {
+                        key,
+                        payload: json(&lead)?,
+                        schema_version: SCHEMA_VERSION,
+                        timestamp_ms: record.timestamp_ms,
+                        origin: record.origin,
+                    };
+                    if lead.status == LeadStatus::Quarantined {
+                        stats.quarantined += 1;
+                        out.quarantined.push(message);
+                    } else {
+                        out.enriched.push(message);
+                    }
+                    out.store_relabels.extend(relabels.iter().cloned());
+                    out.store_leads.push(lead.clone());
+                    out.store_positions.push(position.clone());
+                }
+                out.lake_relabels.extend(relabels);
+                out.lake_leads.push(lead);
+                out.lake_positions.push(position);
+            }
+            Applied::Rejected(reason) => {
+                stats.dead_lettered += 1;
+                counter!("aiq_dead_letters_total", "job" => "enrich", "reason" => reason.code.clone())
+                    .increment(1);
+                if for_store {
+                    let letter = dead_letter(record, "decode", reason, None, record_time(record));
+                    out.dead_letters.push((letter, position));
+                }
+            }
+        }
+    }
+    stats.records_in += records_in;
+    counter!("aiq_records_in_total", "job" => "enrich").increment(records_in);
+    counter!("aiq_records_out_total", "job" => "enrich").increment(out.lake_leads.len() as u64);
+    Ok(out)
+}
