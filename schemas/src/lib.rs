@@ -20,6 +20,7 @@
 //! Readers accept every version up to their own and reject newer ones into the dead-letter destination.
 
 mod arrow;
+mod events;
 mod ids;
 mod lead;
 mod listing;
@@ -28,6 +29,7 @@ mod raw;
 
 pub use arrow::{LEAD_PARQUET_COLUMNS, fraud_reason_fields, lead_arrow_schema};
 pub use ids::{H3Cell, PropertyId};
+pub use events::{MarketplaceEvent, MarketplaceEventKind};
 pub use lead::{FraudCode, FraudReason, Lead, LeadStatus, PriceBreakdown};
 pub use listing::{Listing, ListingKind, PricePeriod, Source, UnknownSource};
 pub use raw::{DeadLetter, RawListing, RejectReason};

@@ -31,7 +31,13 @@ macro_rules! migration {
 }
 
 /// Migrations for SQLite, the embedded default.
-pub const SQLITE: &[Migration] = &[migration!("sqlite", 10, "010", "leads")];
+pub const SQLITE: &[Migration] = &[
+    migration!("sqlite", 10, "010", "leads"),
+    migration!("sqlite", 20, "020", "marketplace"),
+];
 
 /// Migrations for Postgres.
-pub const POSTGRES: &[Migration] = &[migration!("postgres", 10, "010", "leads")];
+pub const POSTGRES: &[Migration] = &[
+    migration!("postgres", 10, "010", "leads"),
+    migration!("postgres", 20, "020", "marketplace"),
+];

@@ -1,0 +1,67 @@
+//! Prometheus metrics: names in one place and one helper per notable event.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub(crate) const REQUESTS: &str = "aiq_api_requests_total";
+pub(crate) const REQUEST_SECONDS: &str = "aiq_api_request_duration_seconds";
+pub(crate) const RESERVATIONS: &str = "aiq_api_reservations_total";
+pub(crate) const PURCHASES: &str = "aiq_api_purchases_total";
+pub(crate) const EVENTS_DROPPED: &str = "aiq_api_events_dropped_total";
+pub(crate) const EVENTS_FAILED: &str = "aiq_api_events_failed_total";
+pub(crate) const RATE_LIMITED: &str = "aiq_api_rate_limited_total";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's Prometheus recorder, installed on first use. `None` when another recorder was
+/// installed first (then /metrics says so rather than pretending).
+pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(REQUEST_SECONDS.to_owned()),
+                    &[
+                        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                    ],
+                )
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            Some(handle)
+        })
+        .as_ref()
+}
+
+pub(crate) fn request(route: &str, method: &str, status: u16, elapsed: Duration) {
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!(REQUESTS, &labels).increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "route" => route.to_owned()).record(elapsed.as_secs_f64());
+}
+
+pub(crate) fn reservation(outcome: &'static str) {
+    metrics::counter!(RESERVATIONS, "outcome" => outcome).increment(1);
+}
+
+pub(crate) fn purchases(count: u64) {
+    metrics::counter!(PURCHASES).increment(count);
+}
+
+pub(crate) fn event_dropped() {
+    metrics::counter!(EVENTS_DROPPED).increment(1);
+}
+
+pub(crate) fn events_failed(count: u64) {
+    metrics::counter!(EVENTS_FAILED).increment(count);
+}
+
+pub(crate) fn rate_limited() {
+    metrics::counter!(RATE_LIMITED).increment(1);
+}

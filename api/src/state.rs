@@ -1,0 +1,66 @@
+//! What every request shares.
+
+use std::time::Instant;
+
+use crate::Result;
+use crate::auth::Authenticator;
+use crate::config::ApiConfig;
+use crate::db::Db;
+use crate::events::EventPublisher;
+use crate::limits::Limits;
+use crate::reservations::Reservations;
+
+/// The application state behind `create_app`.
+pub struct AppState {
+    pub(crate) config: ApiConfig,
+    pub(crate) db: Db,
+    pub(crate) reservations: Reservations,
+    pub(crate) authenticator: Authenticator,
+    pub(crate) limits: Limits,
+    pub(crate) events: EventPublisher,
+    pub(crate) started: Instant,
+}
+
+impl AppState {
+    /// Opens (and migrates) the database at `store_url`, the reservations store and the event
+    /// publisher (`bus_url`: `memory://` writes events to the database, `kafka://` to the topic, with
+    /// the producer settings `kafka`).
+    /// Needs a running Tokio runtime (it starts the event writer).
+    pub async fn new(
+        config: ApiConfig,
+        store_url: &str,
+        bus_url: &str,
+        kafka: &aiq_kafka::KafkaSettings,
+    ) -> Result<AppState> {
+        config.validate()?;
+        // Install the metrics recorder before the first request is counted.
+        crate::metrics::handle();
+        let db = Db::open(store_url, config.max_connections).await?;
+        let reservations = Reservations::open(&config.reservations_url, &config.redis_key_prefix)?;
+        let events = EventPublisher::start(
+            db.clone(),
+            bus_url,
+            kafka,
+            config.event_queue_capacity,
+            &config.jwt.secret,
+        )?;
+        Ok(AppState {
+            authenticator: Authenticator::new(&config),
+            limits: Limits::new(&config.rate_limits),
+            config,
+            db,
+            reservations,
+            events,
+            started: Instant::now(),
+        })
+    }
+
+    pub fn config(&self) -> &ApiConfig {
+        &self.config
+    }
+
+    /// Closes the database pool (after the server stopped).
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+}
