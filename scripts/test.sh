@@ -56,6 +56,44 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 export AIQ_TEST_POSTGRES_URL="${AIQ_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
+# Redis for the API's cart tests: started here when it does not answer (and stopped again at exit,
+# by PID), installed when missing.
+redis_pid_by_us=""
+stop_services() {
+  stop_postgres
+  if [ -n "$redis_pid_by_us" ]; then
+    echo "== stopping the Redis server this script started (pid $redis_pid_by_us)"
+    kill "$redis_pid_by_us" 2>/dev/null || true
+  fi
+}
+trap stop_services EXIT
+if ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "== installing Redis (apt-get install redis-server)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q redis-server >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null; }
+  fi
+  echo "== starting Redis on 127.0.0.1:6379"
+  redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no --daemonize no >"$cache/redis.log" 2>&1 &
+  redis_pid_by_us=$!
+  for _ in $(seq 1 30); do
+    (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null && break
+    sleep 0.2
+  done
+fi
+export AIQ_TEST_REDIS_URL="${AIQ_TEST_REDIS_URL:-redis://127.0.0.1:6379}"
+
+# A Kafka-protocol broker for the streaming tests: tansu (crates.io), built once into the cache. The
+# tests start their own brokers (one per test, SQLite storage in a temporary folder) and stop them.
+tools="$cache/tools"
+if [ ! -x "$tools/bin/tansu" ]; then
+  echo "== installing the tansu broker into $tools (first run only; several minutes)"
+  CARGO_TARGET_DIR="$tools/target" cargo install tansu --version 0.6.0 --locked --no-default-features \
+    --features libsql --root "$tools"
+  rm -rf "$tools/target"
+fi
+export AIQ_TANSU="$tools/bin/tansu"
+
 log="$cache/test-output.log"
 echo "== cargo test (all crates, all targets: unit, integration, end-to-end, benches in test mode)"
 cargo test --workspace --all-targets --locked 2>&1 | tee "$log"

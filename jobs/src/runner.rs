@@ -18,6 +18,7 @@ use crate::sink::jsonl::{DeadLetterWriter, JsonLinesWriter};
 use crate::sink::lake::LakeWriter;
 use crate::sink::store::Store;
 use crate::sink::{Offsets, SinkBatch, StreamPosition};
+use aiq_kafka::Rebalanced;
 
 /// What a run did, for progress lines and the final summary.
 #[derive(Clone, Debug, Default)]
@@ -265,11 +266,19 @@ impl StopWhen {
         }
     }
 
-    /// Partitions arrived: the quiet spell counts from now.
+    /// Partitions arrived (they may hold work): the quiet spell counts from now.
     pub fn note_assignment(&mut self) {
-        if !self.assigned {
-            self.assigned = true;
-            self.quiet_since = Instant::now();
+        self.assigned = true;
+        self.quiet_since = Instant::now();
+    }
+
+    /// Notes the assignments among `changes`.
+    pub fn note_rebalances(&mut self, changes: &[Rebalanced]) {
+        if changes
+            .iter()
+            .any(|change| matches!(change, Rebalanced::Assigned(_)))
+        {
+            self.note_assignment();
         }
     }
 
@@ -321,8 +330,9 @@ pub async fn run_dead_letters(
     let mut committed = store.committed_offsets(consumer_name).await?;
     let mut stored = 0;
     while let Some(records) = stop.next_batch(consumer, config).await {
-        if !consumer.take_rebalances().is_empty() {
-            stop.note_assignment();
+        let changes = consumer.take_rebalances();
+        if !changes.is_empty() {
+            stop.note_rebalances(&changes);
             // Another member may have stored more since this one started.
             committed = store.committed_offsets(consumer_name).await?;
         }

@@ -144,9 +144,7 @@ async fn run_partition(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Resul
     let dead_letters = bus.producer(streams::LISTINGS_DLQ)?;
     let mut stats = JobStats::default();
     while let Some(records) = stop.next_batch(&mut consumer, &config.runner).await {
-        if !consumer.take_rebalances().is_empty() {
-            stop.note_assignment();
-        }
+        stop.note_rebalances(&consumer.take_rebalances());
         if records.is_empty() {
             continue;
         }

@@ -1,0 +1,500 @@
+//! The streaming jobs as an operator runs them: `aiqleads kafka create-topics`, then `aiqleads run`
+//! processes against a real Kafka-protocol broker (tansu, SQLite storage, one broker per test) and
+//! a real Postgres database per run. What is checked:
+//! - a run turns the fixture's raw listings into the expected rows in Postgres and Parquet, and the
+//!   malformed records (bad JSON, a newer schema version, bad values) into dead letters;
+//! - `kill -9` at random points, several times, then a restart: exactly the rows of an uninterrupted
+//!   run over the same topic, to the last column (no loss, no duplicates, state rebuilt exactly);
+//! - two processes in one consumer group split the partitions and produce that same result.
+//!
+//! The broker binary comes from `AIQ_TANSU` (scripts/test.sh installs it into its cache) and
+//! Postgres from `AIQ_TEST_POSTGRES_URL`; a test without them fails and says so.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aiq_kafka::{Bus, KafkaSettings, Outgoing, streams};
+use sqlx::{Connection, PgConnection, Row};
+
+const FIXTURE: &str = "jobs/tests/fixtures/listings.jsonl";
+const PARTITIONS: &str = "4";
+
+/// A tansu broker on a free loopback port, storing in a temporary folder; stopped on drop.
+struct Broker {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        let tansu = std::env::var_os("AIQ_TANSU")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|home| Path::new(&home).join(".cache/aiqleads/tools/bin/tansu"))
+            })
+            .filter(|path| path.exists())
+            .expect(
+                "the tansu broker is needed (AIQ_TANSU, or ~/.cache/aiqleads/tools/bin/tansu): \
+                 `bash scripts/test.sh` installs it",
+            );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on {port} within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Broker {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("kafka://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("AIQ_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh Postgres database, dropped on drop.
+struct Database {
+    name: String,
+    url: String,
+}
+
+impl Database {
+    async fn create(label: &str) -> Database {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("aiq_stream_{label}_{}_{nanos}", std::process::id());
+        let admin = admin_url();
+        let mut connection = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+            panic!("Postgres at {admin} (AIQ_TEST_POSTGRES_URL) must answer: {e}")
+        });
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap();
+        Database {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let (admin, name) = (admin_url(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(async move {
+                    if let Ok(mut connection) = PgConnection::connect(&admin).await {
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut connection)
+                                .await;
+                    }
+                })
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// One job deployment's settings: broker, database, lake, consumer-group prefix.
+struct Deployment {
+    bus: String,
+    store: String,
+    lake: PathBuf,
+    name: String,
+}
+
+impl Deployment {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aiqleads"));
+        command
+            .args(args)
+            .env("AIQ__BUS__URL", &self.bus)
+            .env("AIQ__STORE__URL", &self.store)
+            .env("AIQ__LAKE__DIR", &self.lake)
+            .env("AIQ__RUNNER__CONSUMER_NAME", &self.name)
+            // Small batches and files, so that kills land between many commits and flushes.
+            .env("AIQ__RUNNER__BATCH_SIZE", "16")
+            .env("AIQ__LAKE__ROWS_PER_FILE", "100")
+            .env("AIQ__LAKE__ROW_GROUP_ROWS", "100")
+            .env("AIQ__LAKE__FLUSH_INTERVAL", "200ms")
+            .env("AIQ__METRICS__LISTEN", "")
+            // A killed member holds its partitions until its session times out (the broker's floor
+            // is 6 s); runs that must finish wait longer than that when idle.
+            .env("AIQ__BUS__KAFKA__SESSION_TIMEOUT_MS", "6000")
+            .env("AIQ_LOG", "warn");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = self.command(args).output().expect("aiqleads runs");
+        assert!(
+            output.status.success(),
+            "aiqleads {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("aiqleads starts")
+    }
+
+    /// `(rows, distinct listings)` in the lake's `leads` table.
+    fn lake_counts(&self) -> (u64, u64) {
+        let output = self.run(&[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n, count(DISTINCT source || ':' || source_listing_id) AS d FROM leads",
+        ]);
+        let text = String::from_utf8(output.stdout).unwrap();
+        let row = text.lines().nth(1).expect("one row");
+        let (n, d) = row.split_once(',').unwrap();
+        (n.trim().parse().unwrap(), d.trim().parse().unwrap())
+    }
+}
+
+/// The fixture's lines, repeated `copies` times with distinct listing ids (the repeats describe the
+/// same properties, so dedupe merges them), plus two records a reader must reject: one from a
+/// newer schema version and one that is not JSON.
+async fn publish(bus_url: &str, copies: usize) -> usize {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    let text = std::fs::read_to_string(&fixture).unwrap();
+    let mut records = Vec::new();
+    for copy in 0..copies {
+        for (line_number, line) in text.lines().enumerate() {
+            let mut payload = line.to_owned();
+            let mut key = format!("line:{line_number}");
+            if let Ok(serde_json::Value::Object(mut object)) = serde_json::from_str(line) {
+                if copy > 0
+                    && let Some(id) = object.get("source_listing_id").filter(|v| !v.is_null())
+                {
+                    let id = id
+                        .as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| id.to_string());
+                    object.insert(
+                        "source_listing_id".into(),
+                        format!("{id}-copy{copy}").into(),
+                    );
+                }
+                key = format!(
+                    "{}:{}",
+                    object.get("source").and_then(|v| v.as_str()).unwrap_or(""),
+                    object
+                        .get("source_listing_id")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default()
+                );
+                payload = serde_json::Value::Object(object).to_string();
+            }
+            records.push(Outgoing::new(key.into_bytes(), payload.into_bytes()));
+        }
+    }
+    let mut newer = Outgoing::new(
+        b"craigslist:from-the-future".to_vec(),
+        br#"{"source":"craigslist","source_listing_id":"from-the-future"}"#.to_vec(),
+    );
+    newer.schema_version = aiq_schemas::SCHEMA_VERSION + 1;
+    records.push(newer);
+    records.push(Outgoing::new(
+        b"garbage".to_vec(),
+        b"\x00\xffnot json at all".to_vec(),
+    ));
+    let count = records.len();
+    let bus = Bus::open(bus_url, 16, &KafkaSettings::default()).unwrap();
+    bus.producer(streams::LISTINGS_RAW)
+        .unwrap()
+        .send_all(records)
+        .await
+        .unwrap();
+    count
+}
+
+/// Every column of every listing row that the pipeline decides, in key order.
+async fn listing_rows(store_url: &str) -> Vec<String> {
+    let mut connection = PgConnection::connect(store_url).await.unwrap();
+    sqlx::query(
+        "SELECT source, source_listing_id, property_id, status, lead_price, fraud_score, \
+                quality_score, completeness, fraud_reasons::text, price_breakdown::text, survivor_rank \
+         FROM listings ORDER BY source, source_listing_id",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| {
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+            row.get::<String, _>(0),
+            row.get::<String, _>(1),
+            row.get::<i64, _>(2),
+            row.get::<String, _>(3),
+            row.get::<i64, _>(4),
+            row.get::<f64, _>(5),
+            row.get::<f64, _>(6),
+            row.get::<f64, _>(7),
+            row.get::<String, _>(8),
+            row.get::<String, _>(9),
+            row.get::<String, _>(10),
+        )
+    })
+    .collect()
+}
+
+async fn scalar(store_url: &str, sql: &str) -> i64 {
+    let mut connection = PgConnection::connect(store_url).await.unwrap();
+    sqlx::query(sql)
+        .fetch_one(&mut connection)
+        .await
+        .unwrap()
+        .get::<i64, _>(0)
+}
+
+/// A clean, uninterrupted `enrich` over the broker's `listings.by-block` as the partition job(s)
+/// left it: what any run over that topic must have produced, to the last column.
+async fn reference_rows(broker: &Broker, lake: &Path) -> Vec<String> {
+    let database = Database::create("reference").await;
+    let reference = Deployment {
+        bus: broker.url(),
+        store: database.url.clone(),
+        lake: lake.to_owned(),
+        name: "reference".into(),
+    };
+    reference.run(&["run", "enrich", "--exit-when-idle", "3s"]);
+    listing_rows(&database.url).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stores_every_listing_once_and_dead_letters_the_malformed() {
+    let broker = Broker::start();
+    let database = Database::create("run").await;
+    let lake = tempfile::tempdir().unwrap();
+    let deployment = Deployment {
+        bus: broker.url(),
+        store: database.url.clone(),
+        lake: lake.path().to_owned(),
+        name: "once".into(),
+    };
+    let created = deployment.run(&["kafka", "create-topics", "--partitions", PARTITIONS]);
+    assert!(String::from_utf8_lossy(&created.stdout).contains("listings.by-block: created"));
+    let again = deployment.run(&["kafka", "create-topics", "--partitions", PARTITIONS]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("listings.by-block: already exists"));
+
+    let published = publish(&broker.url(), 1).await;
+    assert_eq!(published, 300);
+    let output = deployment.run(&["run", "all", "--exit-when-idle", "3s"]);
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("partition: 300 records in"), "{summary}");
+
+    // The fixture: 298 lines, of which 2 are not JSON and 3 are rejected by normalisation
+    // (missing listing id, unknown source, impossible coordinates); 11 duplicate groups; 5 scams.
+    let url = &database.url;
+    assert_eq!(scalar(url, "SELECT count(*) FROM listings").await, 293);
+    assert_eq!(scalar(url, "SELECT count(*) FROM leads").await, 282);
+    assert_eq!(
+        scalar(
+            url,
+            "SELECT count(*) FROM leads WHERE status = 'quarantined'"
+        )
+        .await,
+        5
+    );
+    let mut connection = PgConnection::connect(url).await.unwrap();
+    let mut reasons: Vec<(String, i64)> =
+        sqlx::query("SELECT reason_code, count(*) FROM dead_letters GROUP BY 1 ORDER BY 1")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        vec![
+            ("invalid_coordinates".to_owned(), 1),
+            ("invalid_json".to_owned(), 3),
+            ("missing_listing_id".to_owned(), 1),
+            ("unknown_source".to_owned(), 1),
+            ("unsupported_schema_version".to_owned(), 1),
+        ]
+    );
+    assert_eq!(deployment.lake_counts(), (293, 293));
+}
+
+/// Runs `run all` and kills it with SIGKILL `kills` times, each time once the enrich job has
+/// committed a random further share of the input (so every kill lands mid-stream, between commits
+/// and lake flushes), then lets a last run finish.
+async fn run_with_kills(deployment: &Deployment, total: i64, kills: u64, seed: u64) {
+    let mut state = seed;
+    let progress_sql = format!(
+        "SELECT coalesce(sum(next_offset), 0)::int8 FROM sink_offsets WHERE consumer = '{}.enrich'",
+        deployment.name
+    );
+    for round in 0..kills {
+        // xorshift: reproducible from the printed seed.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let share = (round * 100 + state % 100) as i64; // per mille of the input, increasing
+        let target = total * (share + 50) / ((kills as i64 + 1) * 100);
+        let mut child = deployment.spawn(&["run", "all"]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut reached = 0;
+        while Instant::now() < deadline {
+            // The job creates the tables when it first opens the store.
+            reached = match PgConnection::connect(&deployment.store).await {
+                Ok(mut connection) => sqlx::query(&progress_sql)
+                    .fetch_one(&mut connection)
+                    .await
+                    .map(|row| row.get::<i64, _>(0))
+                    .unwrap_or(0),
+                Err(_) => 0,
+            };
+            if reached >= target {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        child.kill().expect("SIGKILL");
+        let status = child.wait().unwrap();
+        eprintln!(
+            "round {round}: killed at {reached} of {total} committed (target {target}, {status})"
+        );
+    }
+    deployment.run(&["run", "all", "--exit-when-idle", "10s"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_and_restarted_runs_store_exactly_what_an_uninterrupted_run_stores() {
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("kill schedule seed {seed}");
+    let broker = Broker::start();
+    let database = Database::create("killed").await;
+    let lake = tempfile::tempdir().unwrap();
+    let deployment = Deployment {
+        bus: broker.url(),
+        store: database.url.clone(),
+        lake: lake.path().to_owned(),
+        name: "killed".into(),
+    };
+    deployment.run(&["kafka", "create-topics", "--partitions", PARTITIONS]);
+    publish(&broker.url(), 8).await;
+    run_with_kills(&deployment, 8 * 300, 4, seed).await;
+
+    let rows = listing_rows(&database.url).await;
+    // 8 copies of the 293 good lines.
+    assert_eq!(rows.len(), 8 * 293, "seed {seed}");
+    let reference_lake = tempfile::tempdir().unwrap();
+    let reference = reference_rows(&broker, reference_lake.path()).await;
+    assert_eq!(rows.len(), reference.len(), "seed {seed}");
+    for (got, want) in rows.iter().zip(&reference) {
+        assert_eq!(got, want, "seed {seed}");
+    }
+    // The lake: every listing exactly once.
+    assert_eq!(deployment.lake_counts(), (8 * 293, 8 * 293), "seed {seed}");
+    assert_eq!(
+        scalar(&database.url, "SELECT count(*) FROM dead_letters").await,
+        8 * 5 + 2,
+        "seed {seed}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_in_one_group_split_the_partitions_and_agree_with_one() {
+    let broker = Broker::start();
+    let database = Database::create("pair").await;
+    let lake = tempfile::tempdir().unwrap();
+    let deployment = Deployment {
+        bus: broker.url(),
+        store: database.url.clone(),
+        lake: lake.path().to_owned(),
+        name: "pair".into(),
+    };
+    deployment.run(&["kafka", "create-topics", "--partitions", PARTITIONS]);
+    publish(&broker.url(), 4).await;
+    let first = deployment.spawn(&["run", "all", "--exit-when-idle", "4s"]);
+    let second = deployment.spawn(&["run", "all", "--exit-when-idle", "4s"]);
+    let mut enriched_by = Vec::new();
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let records: u64 = stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("enrich: "))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .expect("an enrich summary line");
+        enriched_by.push(records);
+    }
+    assert!(
+        enriched_by.iter().all(|n| *n > 0),
+        "both members enriched part of the stream: {enriched_by:?}"
+    );
+    let rows = listing_rows(&database.url).await;
+    assert_eq!(rows.len(), 4 * 293);
+    let reference_lake = tempfile::tempdir().unwrap();
+    assert_eq!(rows, reference_rows(&broker, reference_lake.path()).await);
+    assert_eq!(deployment.lake_counts(), (4 * 293, 4 * 293));
+}
