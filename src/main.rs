@@ -123,6 +123,25 @@ enum Command {
         #[command(subcommand)]
         feed: IngestFeed,
     },
+    /// Serve the marketplace API ([api] settings; the database is store.url, events go to bus.url):
+    /// search, lead detail, cart reservations, checkout, credits, heatmap, recommendations.
+    Serve {
+        /// Address and port to listen on (default: api.listen, 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
+    },
+    /// Mint a bearer token for the marketplace API (signed with api.jwt.secret), for local use.
+    Token {
+        /// Who the token speaks for (the agent id credits and purchases are kept under).
+        #[arg(long)]
+        subject: String,
+        /// `agent` or `admin` (admins also top up credits).
+        #[arg(long, default_value = "agent")]
+        role: String,
+        /// How long the token is valid, e.g. `1h`, `30d`.
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+    },
     /// Kafka administration: `create-topics` (idempotent), `topics`.
     Kafka {
         #[command(subcommand)]
@@ -311,6 +330,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { listen } => {
+            let mut api = aiq_api::ApiConfig::from_map(&config.api)?;
+            if let Some(listen) = listen {
+                api.listen = listen;
+            }
+            let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
+            eprintln!("marketplace API on http://{} (store {})", api.listen, config.store.url);
+            runtime.block_on(aiq_api::serve(
+                api,
+                &config.store.url,
+                &config.bus.url,
+                &config.bus.kafka,
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { subject, role, ttl } => {
+            let api = aiq_api::ApiConfig::from_map(&config.api)?;
+            let role = match role.as_str() {
+                "agent" => aiq_api::Role::Agent,
+                "admin" => aiq_api::Role::Admin,
+                other => bail!("--role `{other}` must be `agent` or `admin`"),
+            };
+            println!("{}", aiq_api::mint_token(&api, &subject, role, ttl)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Kafka { command } => streaming::kafka(command, &config),

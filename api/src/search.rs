@@ -653,10 +653,11 @@ pub(crate) async fn search(
         (None, _) => true,
     };
     if sort == Sort::Distance {
-        // Every candidate the H3 cells and box admit; the exact distance decides and sorts.
+        // Every candidate the H3 cells and box admit, as (id, position) only; the exact distance
+        // decides and sorts, and only the page's rows are then read in full.
         let limit_param = base.bind(Param::I64(MAX_DISTANCE_CANDIDATES + 1));
         let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM leads WHERE {} LIMIT {limit_param}",
+            "SELECT property_id, latitude, longitude FROM leads WHERE {} LIMIT {limit_param}",
             base.where_clause()
         );
         let rows = db.fetch_all(&sql, &base.params).await?;
@@ -665,41 +666,55 @@ pub(crate) async fn search(
                 "more than {MAX_DISTANCE_CANDIDATES} leads lie in this area: add filters or a smaller radius to sort by distance"
             )));
         }
-        let mut all = Vec::with_capacity(rows.len());
+        let (lat, lon) = filters.center().unwrap_or_default();
+        let mut all: Vec<(f64, i64)> = Vec::with_capacity(rows.len());
         for row in &rows {
-            let s = with_distance(LeadSummary::from_row(row, exclusive_kinds)?);
-            if inside(&s) && s.distance_miles.is_some() {
-                all.push(s);
+            let (Some(la), Some(lo)) = (
+                row.get::<Option<f64>>("latitude")?,
+                row.get::<Option<f64>>("longitude")?,
+            ) else {
+                continue;
+            };
+            let d = haversine_miles(lat, lon, la, lo);
+            if filters.radius_miles.is_none_or(|r| d <= r) {
+                all.push((d, row.get("property_id")?));
             }
         }
-        let id_of = |s: &LeadSummary| u64::from_str_radix(&s.property_id, 16).unwrap_or(0) as i64;
-        all.sort_by(|a, b| {
-            a.distance_miles
-                .partial_cmp(&b.distance_miles)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(id_of(a).cmp(&id_of(b)))
-        });
         let after = match &cursor {
-            Some(c) => Some((
-                key_param(sort, &c.k).map(|p| match p {
-                    Param::F64(v) => v,
-                    _ => 0.0,
-                })?,
-                c.id,
-            )),
+            Some(c) => match key_param(sort, &c.k)? {
+                Param::F64(d) => Some((d, c.id)),
+                _ => None,
+            },
             None => None,
         };
-        page.extend(
-            all.into_iter()
-                .filter(|s| match after {
-                    Some((d, id)) => {
-                        let sd = s.distance_miles.unwrap_or(f64::MAX);
-                        sd > d || (sd == d && id_of(s) > id)
-                    }
-                    None => true,
-                })
-                .take(limit + 1),
-        );
+        if let Some(after) = after {
+            all.retain(|(d, id)| (*d, *id) > after);
+        }
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        all.truncate(limit + 1);
+        if !all.is_empty() {
+            let mut fetch = Sql {
+                clauses: Vec::new(),
+                params: Vec::new(),
+            };
+            let ps: Vec<String> = all
+                .iter()
+                .map(|(_, id)| fetch.bind(Param::I64(*id)))
+                .collect();
+            let sql = format!(
+                "SELECT {SUMMARY_COLUMNS} FROM leads WHERE property_id IN ({})",
+                ps.join(", ")
+            );
+            let mut by_id = std::collections::HashMap::new();
+            for row in db.fetch_all(&sql, &fetch.params).await? {
+                let id: i64 = row.get("property_id")?;
+                by_id.insert(
+                    id,
+                    with_distance(LeadSummary::from_row(&row, exclusive_kinds)?),
+                );
+            }
+            page.extend(all.iter().filter_map(|(_, id)| by_id.remove(id)));
+        }
     } else {
         // Keyset pages in the sort order; with a radius, read in chunks and keep what is inside.
         let chunk = if filters.radius_miles.is_some() {
