@@ -366,20 +366,33 @@ async fn lead_detail(
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let property_id = parse_property_id(&path)?;
-    let sql =
-        format!("SELECT {SUMMARY_COLUMNS}, {DETAIL_COLUMNS} FROM leads WHERE property_id = $1");
+    // One round trip: the lead, whether the caller owns it, and its sales.
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS}, {DETAIL_COLUMNS},
+           (SELECT COUNT(*) FROM purchases p WHERE p.agent_id = $2 AND p.property_id = leads.property_id) AS owned_count,
+           CAST(COALESCE((SELECT s.buyers FROM lead_sales s WHERE s.property_id = leads.property_id), 0) AS BIGINT) AS buyers,
+           CAST(COALESCE((SELECT CASE WHEN s.sold_out THEN 1 ELSE 0 END FROM lead_sales s WHERE s.property_id = leads.property_id), 0) AS BIGINT) AS sold_out_flag
+         FROM leads WHERE property_id = $1"
+    );
     let row = state
         .db
-        .fetch_optional(&sql, &[Param::I64(property_id)])
+        .fetch_optional(
+            &sql,
+            &[
+                Param::I64(property_id),
+                Param::Text(principal.subject.clone()),
+            ],
+        )
         .await?
         .ok_or_else(|| Error::NotFound(format!("no lead {}", hex_id(property_id))))?;
-    let owned = owns(&state, &principal.subject, property_id).await?;
+    let owned = row.get::<i64>("owned_count")? > 0;
     let status: String = row.get("status")?;
     if status != "active" && !owned {
         // Quarantined leads are never sold: to everyone but past buyers they do not exist.
         return Err(Error::NotFound(format!("no lead {}", hex_id(property_id))));
     }
-    let (buyers, sold_out) = sales(&state, property_id).await?;
+    let buyers: i64 = row.get("buyers")?;
+    let sold_out = row.get::<i64>("sold_out_flag")? != 0;
     let detail =
         lead_detail_from_row(&row, &state.config.exclusive_kinds, owned, buyers, sold_out)?;
     state.events.publish(
