@@ -1395,3 +1395,147 @@ fn serve_refuses_the_development_secret_off_loopback() {
     config.jwt.secret = "a-real-secret-from-the-operator".into();
     assert!(config.check_secret_for_listen().is_ok());
 }
+
+/// A TCP relay to Postgres that the test can cut and restore, to take the database away from a
+/// running API.
+struct Relay {
+    addr: std::net::SocketAddr,
+    upstream: String,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(addr: std::net::SocketAddr, upstream: String) -> Relay {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(addr).unwrap();
+        let listener = socket.listen(64).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> =
+            Default::default();
+        let accept_tasks = tasks.clone();
+        let target = upstream.clone();
+        let acceptor = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                accept_tasks.lock().unwrap().push(pipe);
+            }
+        });
+        tasks.lock().unwrap().push(acceptor);
+        Relay {
+            addr,
+            upstream,
+            tasks,
+        }
+    }
+
+    /// Closes the listener and every relayed connection.
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// The database going away is a 503 with Retry-After (never a 500), and the API recovers by itself
+/// once it is back.
+#[actix_web::test]
+async fn postgres_down_is_503_and_recovers() {
+    let env = TestEnv::new(Backend::PostgresRedis, test_config()).await;
+    env.insert_leads(&[Seed::new(11)]).await;
+    let (prefix, rest) = env
+        .store_url
+        .split_once('@')
+        .expect("user@host in the Postgres URL");
+    let (host_port, database) = rest.split_once('/').expect("a database in the URL");
+    let relay = Relay::start("127.0.0.1:0".parse().unwrap(), host_port.to_owned()).await;
+    let relayed_url = format!("{prefix}@{}/{database}", relay.addr);
+    let state = actix_web::web::Data::new(
+        aiq_api::AppState::new(
+            env.config.clone(),
+            &relayed_url,
+            "memory://",
+            &aiq_kafka::KafkaSettings::default(),
+        )
+        .await
+        .unwrap(),
+    );
+    let app = test::init_service(create_app(state.clone())).await;
+    let search = || {
+        TestRequest::get()
+            .uri("/v1/leads")
+            .insert_header(env.bearer("a", Role::Agent))
+            .to_request()
+    };
+    assert_eq!(
+        test::call_service(&app, search()).await.status(),
+        StatusCode::OK
+    );
+    relay.cut();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let response = test::call_service(&app, search()).await;
+    assert_problem(&response, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().get("retry-after").is_some());
+    let ready = test::call_service(&app, TestRequest::get().uri("/readyz").to_request()).await;
+    assert_problem(&ready, StatusCode::SERVICE_UNAVAILABLE);
+    // Back on the same address: the pool reconnects without a restart.
+    let _relay = Relay::start(relay.addr, relay.upstream.clone()).await;
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..20 {
+        status = test::call_service(&app, search()).await.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK);
+    state.close().await;
+    env.finish().await;
+}
+
+/// Redis going away mid-run: reservations answer 503, and work again once it is back.
+#[actix_web::test]
+async fn redis_lost_mid_run_is_503_and_recovers() {
+    let upstream = common::redis_url()
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .to_owned();
+    let relay = Relay::start("127.0.0.1:0".parse().unwrap(), upstream).await;
+    let mut config = test_config();
+    config.reservations_url = format!("redis://{}", relay.addr);
+    let env = TestEnv::new(Backend::PostgresRedis, config).await;
+    env.insert_leads(&[Seed::new(12), Seed::new(13)]).await;
+    let app = test::init_service(create_app(env.state.clone())).await;
+    let reserve = |id: u64| {
+        TestRequest::post()
+            .uri(&format!("/v1/cart/{id:016x}"))
+            .insert_header(env.bearer("a", Role::Agent))
+            .to_request()
+    };
+    assert_eq!(
+        test::call_service(&app, reserve(12)).await.status(),
+        StatusCode::CREATED
+    );
+    relay.cut();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_problem(
+        &test::call_service(&app, reserve(13)).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    );
+    let _relay = Relay::start(relay.addr, relay.upstream.clone()).await;
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..30 {
+        status = test::call_service(&app, reserve(13)).await.status();
+        if status == StatusCode::CREATED {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::CREATED);
+    env.finish().await;
+}
