@@ -207,8 +207,9 @@ pub struct Recommendation {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Recommendations {
-    /// `purchases` (similar to what the agent bought) or `quality` (no purchases yet: the best
-    /// leads).
+    /// `purchases` (similar to what the agent bought, and less strongly to what they viewed or
+    /// reserved), `behaviour` (no purchases yet: similar to what they viewed or reserved), or
+    /// `quality` (nothing yet: the best leads).
     pub basis: String,
     pub items: Vec<Recommendation>,
 }
@@ -262,7 +263,8 @@ impl Features {
     }
 }
 
-/// Leads like the ones the agent bought, excluding what they own.
+/// Leads like the ones the agent bought (and, less strongly, viewed or reserved), excluding what
+/// they own.
 #[utoipa::path(get, path = "/v1/recommendations", tag = "market", params(RecommendationQuery),
     responses((status = 200, body = Recommendations)), security(("bearer" = []), ("api_key" = [])))]
 pub(crate) async fn recommendations(
@@ -289,7 +291,32 @@ pub(crate) async fn recommendations(
         .iter()
         .map(|r| LeadSummary::from_row(r, kinds))
         .collect::<Result<_>>()?;
-    let profile: Vec<Features> = owned.iter().filter_map(Features::of).collect();
+    // Behaviour: leads the agent recently viewed or reserved (recorded in `marketplace_events` by
+    // the embedded default; with Kafka the pricing side has them and this list is empty).
+    let seen_rows = state
+        .db
+        .fetch_all(
+            &format!(
+                "SELECT {SUMMARY_COLUMNS} FROM leads WHERE property_id IN
+                 (SELECT property_id FROM marketplace_events WHERE agent = $1 AND kind IN ('view', 'cart_add')
+                  ORDER BY id DESC LIMIT 50)"
+            ),
+            &[Param::Text(state.events.pseudonym(&principal.subject))],
+        )
+        .await?;
+    let seen: Vec<LeadSummary> = seen_rows
+        .iter()
+        .map(|r| LeadSummary::from_row(r, kinds))
+        .collect::<Result<_>>()?;
+    // (features, weight): a lead looked at counts less than a lead bought.
+    let profile: Vec<(Features, f64)> = owned
+        .iter()
+        .filter_map(|l| Features::of(l).map(|f| (f, 1.0)))
+        .chain(
+            seen.iter()
+                .filter_map(|l| Features::of(l).map(|f| (f, 1.5))),
+        )
+        .collect();
     let mut sql = Sql::new();
     let agent = sql.bind(Param::Text(principal.subject.clone()));
     sql.push(format!(
@@ -298,9 +325,10 @@ pub(crate) async fn recommendations(
     let basis = if profile.is_empty() {
         "quality"
     } else {
-        // Candidates from the states the agent buys in.
+        // Candidates from the states the agent buys in or looks at.
         let states: HashSet<&str> = owned
             .iter()
+            .chain(&seen)
             .filter_map(|l| l.state_or_province.as_deref())
             .collect();
         if !states.is_empty() {
@@ -310,7 +338,11 @@ pub(crate) async fn recommendations(
                 .collect();
             sql.push(format!("state_or_province IN ({})", ps.join(", ")));
         }
-        "purchases"
+        if owned.is_empty() {
+            "behaviour"
+        } else {
+            "purchases"
+        }
     };
     let lp = sql.bind(Param::I64(MAX_CANDIDATES));
     let rows = state
@@ -335,7 +367,7 @@ pub(crate) async fn recommendations(
             };
             let nearest = profile
                 .iter()
-                .map(|p| p.distance(&features))
+                .map(|(p, weight)| p.distance(&features) * weight)
                 .fold(f64::INFINITY, f64::min);
             1.0 / (1.0 + nearest)
         };

@@ -1200,6 +1200,39 @@ async fn heatmap_and_recommendations(backend: Backend) {
             .any(|id| format!("{id:016x}") == rec_ids[0]),
         "{rec_ids:?}"
     );
+
+    // An agent who bought nothing but looked at a lead gets leads like it.
+    let viewer = env.bearer("agent-v", Role::Agent);
+    let viewed = seeds[5].hex();
+    let response = test::call_service(
+        &app,
+        TestRequest::get()
+            .uri(&format!("/v1/leads/{viewed}"))
+            .insert_header(viewer.clone())
+            .to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut recs = Value::Null;
+    for _ in 0..50 {
+        recs = body_json(
+            test::call_service(
+                &app,
+                TestRequest::get()
+                    .uri("/v1/recommendations?limit=3")
+                    .insert_header(viewer.clone())
+                    .to_request(),
+            )
+            .await,
+        )
+        .await;
+        if recs["basis"] == "behaviour" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(recs["basis"], "behaviour", "{recs}");
+    assert_eq!(recs["items"][0]["lead"]["property_id"], viewed.as_str());
     env.finish().await;
 }
 
