@@ -105,23 +105,38 @@ async fn write_events(mut receiver: mpsc::Receiver<MarketplaceEvent>, destinatio
 }
 
 async fn insert_events(db: &Db, events: &[MarketplaceEvent]) -> Result<()> {
-    let mut tx = db.begin().await?;
+    // One statement per batch (at most BATCH × 6 parameters, well within both backends' limits).
+    let mut params = Vec::with_capacity(events.len() * 6);
+    let mut rows = Vec::with_capacity(events.len());
     for event in events {
-        tx.execute(
-            "INSERT INTO marketplace_events (kind, property_id, h3_cell, postal_code, agent, at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                Param::Text(event.kind.as_str().to_owned()),
-                Param::I64(event.property_id.as_i64()),
-                Param::OptI64(event.h3_cell.map(H3Cell::as_i64)),
-                Param::OptText(event.postal_code.clone()),
-                Param::Text(event.agent.clone()),
-                Param::Time(event.at),
-            ],
-        )
-        .await?;
+        let n = params.len();
+        rows.push(format!(
+            "(${}, ${}, ${}, ${}, ${}, ${})",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4,
+            n + 5,
+            n + 6
+        ));
+        params.extend([
+            Param::Text(event.kind.as_str().to_owned()),
+            Param::I64(event.property_id.as_i64()),
+            Param::OptI64(event.h3_cell.map(H3Cell::as_i64)),
+            Param::OptText(event.postal_code.clone()),
+            Param::Text(event.agent.clone()),
+            Param::Time(event.at),
+        ]);
     }
-    tx.commit().await
+    db.execute(
+        &format!(
+            "INSERT INTO marketplace_events (kind, property_id, h3_cell, postal_code, agent, at) VALUES {}",
+            rows.join(", ")
+        ),
+        &params,
+    )
+    .await
+    .map(drop)
 }
 
 async fn send_events(producer: &Producer, events: &[MarketplaceEvent]) -> Result<()> {

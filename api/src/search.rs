@@ -324,12 +324,27 @@ pub(crate) fn redact(text: &str, contact: &ContactText) -> String {
     {
         let value = value.trim();
         if value.chars().count() >= 3 {
-            let pattern = format!("(?i){}", regex::escape(value));
-            if let Ok(re) = regex::Regex::new(&pattern) {
-                out = re.replace_all(&out, HIDDEN).into_owned();
-            }
+            out = replace_ignoring_ascii_case(&out, value, HIDDEN);
         }
     }
+    out
+}
+
+/// `text` with every occurrence of `needle` (ASCII case ignored) replaced. No regex is compiled per
+/// value: this runs for every row a search returns.
+fn replace_ignoring_ascii_case(text: &str, needle: &str, with: &str) -> String {
+    // ASCII lower-casing keeps byte offsets, so matches in the folded copy are matches in `text`.
+    let folded = text.to_ascii_lowercase();
+    let needle = needle.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut start = 0;
+    while let Some(found) = folded[start..].find(&needle) {
+        let at = start + found;
+        out.push_str(&text[start..at]);
+        out.push_str(with);
+        start = at + needle.len();
+    }
+    out.push_str(&text[start..]);
     out
 }
 
@@ -393,23 +408,31 @@ pub(crate) fn haversine_miles(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64
 }
 
 /// Ranges of stored (resolution 9) cell ids that together cover every point within `radius_miles`
-/// of the centre: a disk of coarser cells around the centre's cell, each turned into the contiguous
-/// id range of its resolution-9 descendants. `None` when the radius is too large for H3 to narrow.
+/// of the centre, or `None` when the radius is too large for H3 to narrow.
+///
+/// The resolution is the finest at which a disk of at most 8 rings covers the radius (the ring
+/// count allows for ring spacing of about sqrt(3) edge lengths and edges varying about two-fold
+/// within a resolution). Of that disk only the cells whose centre lies within the radius plus two
+/// average edge lengths (more than any cell's circumradius) are kept: a point inside the radius
+/// lies in a cell whose centre is at most one circumradius further. Each kept cell becomes the
+/// contiguous id range of its resolution-9 descendants; touching ranges are merged.
 pub(crate) fn h3_ranges(lat: f64, lon: f64, radius_miles: f64) -> Option<Vec<(i64, i64)>> {
     let point = LatLng::new(lat, lon).ok()?;
     let radius_km = radius_miles * KM_PER_MILE;
-    // The finest resolution whose disk needs at most 5 rings. Ring spacing is about sqrt(3) edge
-    // lengths and edges vary about two-fold within a resolution, so `radius / edge + 2` rings are
-    // always enough.
     let (resolution, rings) = (0..=9u8).rev().find_map(|r| {
         let resolution = Resolution::try_from(r).ok()?;
         let rings = (radius_km / resolution.edge_length_km()).ceil() as u32 + 2;
-        (rings <= 5).then_some((resolution, rings))
+        (rings <= 8).then_some((resolution, rings))
     })?;
+    let keep_within_miles = radius_miles + 2.0 * resolution.edge_length_km() / KM_PER_MILE;
     let center: CellIndex = point.to_cell(resolution);
     let mut ranges: Vec<(i64, i64)> = center
         .grid_disk::<Vec<CellIndex>>(rings)
         .into_iter()
+        .filter(|cell| {
+            let c = LatLng::from(*cell);
+            haversine_miles(lat, lon, c.lat(), c.lng()) <= keep_within_miles
+        })
         .filter_map(|cell| {
             let count = cell.children_count(STORED_RESOLUTION);
             let first = cell.child_at(0, STORED_RESOLUTION)?;
@@ -794,25 +817,31 @@ mod tests {
 
     #[test]
     fn h3_ranges_cover_every_point_inside_the_radius() {
-        let (lat, lon) = (30.2672, -97.7431);
-        for radius in [0.3, 1.0, 5.0, 25.0, 120.0] {
-            let ranges = h3_ranges(lat, lon, radius).expect("ranges");
-            // Points on rings at 99% of the radius, in 36 directions.
-            for step in 0..36 {
-                let bearing = f64::from(step) * 10f64.to_radians();
-                let d = radius * 0.99 / EARTH_RADIUS_MILES;
-                let (p1, l1) = (lat.to_radians(), lon.to_radians());
-                let p2 = (p1.sin() * d.cos() + p1.cos() * d.sin() * bearing.cos()).asin();
-                let l2 =
-                    l1 + (bearing.sin() * d.sin() * p1.cos()).atan2(d.cos() - p1.sin() * p2.sin());
-                let cell = LatLng::new(p2.to_degrees(), l2.to_degrees())
-                    .unwrap()
-                    .to_cell(STORED_RESOLUTION);
-                let id = u64::from(cell) as i64;
-                assert!(
-                    ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&id)),
-                    "radius {radius}: point at bearing {step}0 not covered"
-                );
+        for (lat, lon) in [
+            (30.2672, -97.7431),
+            (47.6062, -122.3321),
+            (25.7617, -80.1918),
+            (64.8378, -147.7164),
+        ] {
+            for radius in [0.05, 0.3, 1.0, 2.2, 3.0, 5.0, 7.5, 25.0, 60.0, 120.0, 400.0] {
+                let ranges = h3_ranges(lat, lon, radius).expect("ranges");
+                // Points at 99.9% of the radius, in 360 directions.
+                for step in 0..360 {
+                    let bearing = f64::from(step).to_radians();
+                    let d = radius * 0.999 / EARTH_RADIUS_MILES;
+                    let (p1, l1) = (lat.to_radians(), lon.to_radians());
+                    let p2 = (p1.sin() * d.cos() + p1.cos() * d.sin() * bearing.cos()).asin();
+                    let l2 = l1
+                        + (bearing.sin() * d.sin() * p1.cos()).atan2(d.cos() - p1.sin() * p2.sin());
+                    let cell = LatLng::new(p2.to_degrees(), l2.to_degrees())
+                        .unwrap()
+                        .to_cell(STORED_RESOLUTION);
+                    let id = u64::from(cell) as i64;
+                    assert!(
+                        ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&id)),
+                        "radius {radius}: point at bearing {step} not covered"
+                    );
+                }
             }
         }
     }

@@ -37,8 +37,14 @@ export AIQ_BENCH_TOKEN="$(cat "$WORK/token")" AIQ_BENCH_COUNT="$COUNT"
 
 drive() { # name url script
   local out
-  out=$(wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" --latency -s <(cat "$3" benches/api/report.lua) "$2" | grep '^RESULT')
+  # wrk reads the script once per thread: a real file, not a pipe.
+  cat "$3" benches/api/report.lua > "$WORK/$1.lua"
+  out=$(wrk -t2 -c64 -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/$1.lua" "$2" | grep '^RESULT')
   printf '%-8s %s\n' "$1" "${out#RESULT }" >&2
+  if ! grep -q ' errors=0 ' <<<"$out"; then
+    echo "$1: some answers were not 2xx; the figures are not valid" >&2
+    exit 1
+  fi
   echo "$out"
 }
 echo "leads: $COUNT, $SECONDS_PER_RUN s per run, 64 connections, $(nproc) cores"

@@ -10,9 +10,14 @@ CREATE INDEX IF NOT EXISTS leads_search ON leads USING GIN (search_tsv);
 
 -- Sorts and keyset pagination (sort key, then property_id).
 CREATE INDEX IF NOT EXISTS leads_price ON leads (list_price, property_id);
+-- Rent and sale prices are not comparable, so price sorts usually name a kind: ordered within it.
+CREATE INDEX IF NOT EXISTS leads_kind_price ON leads (listing_kind, list_price, property_id);
 CREATE INDEX IF NOT EXISTS leads_fetched ON leads (fetched_at, property_id);
 CREATE INDEX IF NOT EXISTS leads_quality ON leads (quality_score, property_id);
 CREATE INDEX IF NOT EXISTS leads_city ON leads (state_or_province, city);
+-- Radius searches read id ranges of H3 cells and decide on the position: covering the columns
+-- they test keeps them to the index (no table row per candidate).
+CREATE INDEX IF NOT EXISTS leads_h3_cover ON leads (h3_cell) INCLUDE (latitude, longitude, status, listing_kind, list_price);
 
 -- Agents and their credit balance; the ledger explains every change.
 CREATE TABLE IF NOT EXISTS agents (
