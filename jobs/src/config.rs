@@ -60,6 +60,9 @@ pub struct StoreConfig {
     pub url: String,
     /// Connections in the pool.
     pub max_connections: NonZeroUsize,
+    /// How often the streaming `enrich` job refreshes the market statistics views (Postgres).
+    #[serde(with = "humantime_serde")]
+    pub market_stats_refresh: Duration,
 }
 
 impl Default for StoreConfig {
@@ -67,6 +70,7 @@ impl Default for StoreConfig {
         StoreConfig {
             url: "sqlite://data/aiqleads.db".into(),
             max_connections: NonZeroUsize::new(4).expect("non-zero"),
+            market_stats_refresh: Duration::from_secs(30),
         }
     }
 }

@@ -205,6 +205,8 @@ struct PartitionState {
     next: i64,
     /// The next offset the store does not hold yet.
     store_next: i64,
+    /// The offset last sought back to (a second gap there means the records are gone).
+    sought: Option<i64>,
 }
 
 /// What one record did to its partition's state.
@@ -222,6 +224,7 @@ impl PartitionState {
             origin_next: HashMap::new(),
             next: 0,
             store_next: 0,
+            sought: None,
         }
     }
 
@@ -289,12 +292,13 @@ async fn restore(
             let _ = state.apply(&record);
         })
         .await?;
-    if gaps > 0 {
-        // Only retention or compaction removes records; `listings.by-block` is kept forever.
-        error!(
-            partition,
-            gaps, "the partition's history has gaps: its rebuilt state misses those records"
-        );
+    if gaps > 0 || expected < resume {
+        // Only retention or deletion removes records (`listings.by-block` is kept): a state rebuilt
+        // without them would silently differ, so the job stops and says why.
+        return Err(Error::Internal(format!(
+            "{stream}/{partition}: the broker no longer holds the partition's full history \
+             ({gaps} gaps before offset {resume}); its dedupe state cannot be rebuilt"
+        )));
     }
     state.next = resume;
     state.store_next = store_next;
@@ -345,6 +349,7 @@ async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
     let quarantine_out = bus.producer(streams::LEADS_QUARANTINE)?;
     let mut states: HashMap<i32, PartitionState> = HashMap::new();
     let mut stats = JobStats::default();
+    let mut stats_refreshed = Instant::now();
     while let Some(records) = stop.next_batch(&mut consumer, &config.runner).await {
         for change in consumer.take_rebalances() {
             match change {
@@ -404,7 +409,12 @@ async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
         }
         stats.batches += 1;
         consumer.commit(&durable_positions(&states, &lake, &stream))?;
+        if stats_refreshed.elapsed() >= config.store.market_stats_refresh {
+            store.refresh_market_stats().await?;
+            stats_refreshed = Instant::now();
+        }
     }
+    store.refresh_market_stats().await?;
     lock(&lake).flush()?;
     consumer.commit(&durable_positions(&states, &lake, &stream))?;
     consumer.close();
@@ -456,6 +466,15 @@ fn process(
             continue;
         }
         if record.offset > state.next {
+            if state.sought == Some(state.next) {
+                // Asked for them and still not there: the broker no longer has them.
+                return Err(Error::Internal(format!(
+                    "{stream}/{partition}: offsets {} to {} are gone from the broker (retention or \
+                     deletion); the partition's state cannot be rebuilt without them",
+                    state.next,
+                    record.offset - 1
+                )));
+            }
             // The group's position was ahead of the sinks: go back rather than lose records.
             warn!(
                 partition,
@@ -464,6 +483,7 @@ fn process(
                 "records missing: seeking back"
             );
             consumer.seek(partition, state.next)?;
+            state.sought = Some(state.next);
             resync.insert(partition);
             continue;
         }

@@ -45,6 +45,7 @@ on_every_backend!(
     offsets_round_trip_per_consumer,
     awkward_text_survives_unchanged,
     counts_report_what_was_written,
+    market_statistics_follow_the_active_leads,
 );
 
 async fn the_same_batch_twice_leaves_the_same_rows(store: Store) {
@@ -494,4 +495,48 @@ async fn rows_after_a_mixed_history(backend: Backend) -> common::Snapshot {
     })
     .await;
     receiver.await.expect("the scenario sent its rows")
+}
+
+/// Per postal code and kind: supply counts active leads only, medians of an odd and an even count,
+/// and the statistics follow new leads after a refresh.
+async fn market_statistics_follow_the_active_leads(store: Store) {
+    let priced = |id: &str, property: u64, zip: &str, price: f64, sqft: u32| {
+        let mut lead = lead(Source::Craigslist, id, property);
+        lead.listing.postal_code = Some(zip.into());
+        lead.listing.list_price = Some(price);
+        lead.listing.living_area_sqft = Some(sqft);
+        lead
+    };
+    Batch::of(vec![
+        priced("a", 1, "02139", 1000.0, 500),
+        priced("b", 2, "02139", 3000.0, 1000),
+        priced("c", 3, "02139", 2000.0, 1000),
+        priced("d", 4, "10001", 4000.0, 1000),
+        priced("e", 5, "10001", 6000.0, 1000),
+        quarantined(priced("f", 6, "10001", 1.0, 1000)),
+    ])
+    .write(&store)
+    .await;
+    store.refresh_market_stats().await.unwrap();
+    let read = || async {
+        let sql = "SELECT postal_code, active_supply, median_price, median_price_per_sqft \
+                   FROM market_stats_postal ORDER BY postal_code";
+        let rows: Vec<(String, i64, f64, f64)> = match &store {
+            Store::Sqlite(s) => sqlx::query_as(sql).fetch_all(s.pool()).await.unwrap(),
+            Store::Postgres(s) => sqlx::query_as(sql).fetch_all(s.pool()).await.unwrap(),
+        };
+        rows
+    };
+    assert_eq!(
+        read().await,
+        vec![
+            ("02139".to_owned(), 3, 2000.0, 2.0),
+            ("10001".to_owned(), 2, 5000.0, 5.0),
+        ]
+    );
+    Batch::of(vec![priced("g", 7, "10001", 8000.0, 1000)])
+        .write(&store)
+        .await;
+    store.refresh_market_stats().await.unwrap();
+    assert_eq!(read().await[1], ("10001".to_owned(), 3, 6000.0, 6.0));
 }

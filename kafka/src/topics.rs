@@ -40,9 +40,11 @@ impl TopicSpec {
                 ("cleanup.policy", "delete".into()),
                 ("retention.ms", d.as_millis().to_string()),
             ],
+            // 100 years rather than -1: Kafka reads -1 as "forever", but a Kafka-protocol broker
+            // that reads it literally deletes everything at once (tansu 0.6 does).
             Retention::Forever => vec![
                 ("cleanup.policy", "delete".into()),
-                ("retention.ms", "-1".into()),
+                ("retention.ms", FOREVER_MS.to_string()),
             ],
             Retention::Compacted => vec![("cleanup.policy", "compact".into())],
         }
@@ -50,6 +52,8 @@ impl TopicSpec {
 }
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
+/// "Never delete", as a finite retention every broker understands.
+const FOREVER_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 
 /// The topics, with `partitions` for the listing topics (the unit of scale-out: at most that many
 /// job instances share the work).

@@ -34,10 +34,12 @@ macro_rules! migration {
 pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 10, "010", "leads"),
     migration!("sqlite", 20, "020", "marketplace"),
+    migration!("sqlite", 30, "030", "market-stats"),
 ];
 
 /// Migrations for Postgres.
 pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 10, "010", "leads"),
     migration!("postgres", 20, "020", "marketplace"),
+    migration!("postgres", 30, "030", "market-stats"),
 ];

@@ -77,6 +77,22 @@ impl Store {
         }
     }
 
+    /// Brings the market statistics views up to date. Postgres keeps them materialised (refreshed
+    /// concurrently: readers are never blocked); SQLite's are plain views, always current.
+    pub async fn refresh_market_stats(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(s) => {
+                for view in ["market_stats_postal", "market_stats_h3"] {
+                    sqlx::query(&format!("REFRESH MATERIALIZED VIEW CONCURRENTLY {view}"))
+                        .execute(s.pool())
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Counts a summary needs, read back from the store.
     pub async fn counts(&self) -> Result<StoreCounts> {
         match self {
