@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# End-to-end streaming benchmark: COUNT raw listings (default 1,000,000, built from the shared tables)
+# in `listings.raw` on a local Kafka-protocol broker (tansu, SQLite storage), then
+#   1. the limit: a bare rdkafka group consumer that only counts the messages of listings.raw;
+#   2. `aiqleads run all` (partition -> enrich -> Postgres + Parquet) to completion, with its peak RSS.
+# Prints listings/s of both and their ratio (target >= 0.5) and the peak memory (target < 1 GiB).
+# Needs Postgres on 127.0.0.1:5432 (trust) and the tansu binary (scripts/test.sh installs it).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+count="${1:-1000000}"
+cache="${AIQ_CACHE_DIR:-$HOME/.cache/aiqleads}"
+export CARGO_TARGET_DIR="$cache/target"
+tansu="${AIQ_TANSU:-$cache/tools/bin/tansu}"
+[ -x "$tansu" ] || { echo "error: $tansu missing: run bash scripts/test.sh once (it installs tansu)" >&2; exit 1; }
+port="${AIQ_BENCH_KAFKA_PORT:-19092}"
+database="aiq_bench_stream_$$"
+work="$(mktemp -d)"
+broker_pid=""
+cleanup() {
+  [ -n "$broker_pid" ] && kill "$broker_pid" 2>/dev/null || true
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== building (release)"
+cargo build -q --release --locked --bin aiqleads
+cargo build -q --release --locked -p aiq-benches --example stream_bench
+bin="$CARGO_TARGET_DIR/release"
+
+echo "== tansu on 127.0.0.1:$port (storage in $work)"
+(cd "$work" && exec "$tansu" broker --listener-url "tcp://127.0.0.1:$port" \
+  --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine sqlite://tansu.db >broker.log 2>&1) &
+broker_pid=$!
+for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+
+export AIQ__BUS__URL="kafka://127.0.0.1:$port"
+export AIQ__STORE__URL="postgres://postgres@127.0.0.1:5432/$database"
+export AIQ__LAKE__DIR="$work/lake"
+export AIQ__METRICS__LISTEN=""
+export AIQ__RUNNER__BATCH_SIZE="${AIQ_BENCH_BATCH:-8192}"
+export AIQ__RUNNER__BATCH_LINGER="200ms"
+psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $database" >/dev/null
+"$bin/aiqleads" kafka create-topics --partitions "${AIQ_BENCH_PARTITIONS:-4}" >/dev/null
+
+echo "== loading $count raw listings"
+"$bin/examples/stream_bench" load "127.0.0.1:$port" "$count"
+
+echo "== the limit: a bare consumer counting listings.raw"
+limit_line="$("$bin/examples/stream_bench" drain "127.0.0.1:$port" listings.raw "$count")"
+echo "$limit_line"
+limit_rate="$(echo "$limit_line" | sed -E 's/.*\(([0-9]+)\/s\).*/\1/')"
+
+echo "== aiqleads run all (partition -> enrich -> Postgres + Parquet)"
+idle=10
+start=$(date +%s.%N)
+/usr/bin/time -v -o "$work/time.txt" "$bin/aiqleads" run all --exit-when-idle "${idle}s" | tee "$work/run.txt"
+end=$(date +%s.%N)
+rss_kb="$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$work/time.txt")"
+listings="$(psql -qtA -h 127.0.0.1 -U postgres -d "$database" -c 'SELECT count(*) FROM listings')"
+leads="$(psql -qtA -h 127.0.0.1 -U postgres -d "$database" -c 'SELECT count(*) FROM leads')"
+python3 - "$count" "$start" "$end" "$idle" "$limit_rate" "$rss_kb" "$listings" "$leads" <<'PY'
+import sys
+count, start, end, idle, limit, rss_kb, listings, leads = sys.argv[1:]
+busy = float(end) - float(start) - float(idle)
+rate = int(count) / busy
+print(f"job: {count} raw listings -> {listings} listings, {leads} properties in Postgres in {busy:.1f} s "
+      f"(wall time minus the {idle} s idle wait): {rate:,.0f} listings/s")
+print(f"limit (bare consumer): {int(limit):,} messages/s; ratio {rate / int(limit):.2f} (target >= 0.5)")
+print(f"peak resident memory of the job process: {int(rss_kb) / 1024:,.0f} MiB (target < 1024)")
+PY
