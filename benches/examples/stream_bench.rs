@@ -1,6 +1,7 @@
 //! Helpers of `benches/streaming/run.sh`:
 //! - `load BROKERS COUNT`: publishes COUNT raw listings built from the shared tables (reposts after
 //!   the first 40,155) to `listings.raw`, keyed `source:id`, as connectors do;
+//! - `jsonl PATH COUNT`: writes the same listings as JSON lines (input of `aiqleads pipeline`);
 //! - `drain BROKERS TOPIC EXPECTED`: the limit the jobs are compared with. A bare group consumer
 //!   (rdkafka, the same client settings as the jobs) that only counts messages until it has seen
 //!   EXPECTED, printing messages per second.
@@ -49,6 +50,18 @@ async fn main() -> Result<(), String> {
                 count as f64 / seconds
             );
         }
+        [mode, path, count] if mode == "jsonl" => {
+            use std::io::Write;
+            let count: usize = count.parse().map_err(|e| format!("COUNT: {e}"))?;
+            let tables = table_listings(&shared_tables_dir())?;
+            let file = std::fs::File::create(path).map_err(|e| format!("{path}: {e}"))?;
+            let mut out = std::io::BufWriter::new(file);
+            for raw in workload(&tables, count) {
+                serde_json::to_writer(&mut out, &raw).map_err(|e| e.to_string())?;
+                out.write_all(b"\n").map_err(|e| e.to_string())?;
+            }
+            out.flush().map_err(|e| e.to_string())?;
+        }
         [mode, brokers, topic, expected] if mode == "drain" => {
             let expected: u64 = expected.parse().map_err(|e| format!("EXPECTED: {e}"))?;
             let bus = Bus::open(&format!("kafka://{brokers}"), 1, &settings)
@@ -78,7 +91,7 @@ async fn main() -> Result<(), String> {
         }
         _ => {
             return Err(
-                "usage: stream_bench load BROKERS COUNT | drain BROKERS TOPIC EXPECTED".into(),
+                "usage: stream_bench load BROKERS COUNT | jsonl PATH COUNT | drain BROKERS TOPIC EXPECTED".into(),
             );
         }
     }

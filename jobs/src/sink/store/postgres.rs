@@ -279,6 +279,34 @@ impl PostgresStore {
         Ok(offsets)
     }
 
+    /// The limit [`Store::write`](super::Store::write) is measured against (benchmarks): the same
+    /// listing rows written by one plain binary `COPY` into `listings_copy_baseline`, a copy of
+    /// `listings` with its primary key, and nothing else (no merge, no `leads`, no offsets).
+    pub async fn plain_copy_baseline(&self, leads: &[Lead]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS listings_copy_baseline (LIKE listings INCLUDING ALL)",
+        )
+        .execute(&mut *tx)
+        .await?;
+        let statement = format!(
+            "COPY listings_copy_baseline ({}) FROM STDIN (FORMAT binary)",
+            column_names()
+        );
+        let mut copy = tx.copy_in_raw(&statement).await?;
+        let mut rows = BinaryCopy::new();
+        for lead in leads {
+            encode_listing(&mut rows, lead)?;
+            if rows.len() >= COPY_CHUNK_BYTES {
+                copy.send(rows.take()).await?;
+            }
+        }
+        copy.send(rows.finish()).await?;
+        copy.finish().await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     #[instrument(skip_all, fields(leads = batch.leads.len(), dead = batch.dead_letters.len()))]
     pub(super) async fn write(&self, consumer: &str, batch: &SinkBatch<'_>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
