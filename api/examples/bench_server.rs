@@ -72,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
 fn bench_config(listen: &str) -> ApiConfig {
     let mut config = ApiConfig {
         listen: listen.to_owned(),
-        max_connections: 32,
+        max_connections: 8,
         ..ApiConfig::default()
     };
     let limits = &mut config.rate_limits;

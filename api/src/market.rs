@@ -115,10 +115,8 @@ pub(crate) async fn heatmap(
     let since = Utc::now() - chrono::Duration::days(DEMAND_DAYS);
     let mut activity: HashMap<i64, i64> = HashMap::new();
     for (table, time_column) in [("purchases", "purchased_at"), ("marketplace_events", "at")] {
-        let mut demand_sql = Sql {
-            clauses: Vec::new(),
-            params: sql.params[..4].to_vec(),
-        };
+        let mut demand_sql = Sql::empty();
+        demand_sql.params = sql.params[..4].to_vec();
         let since_p = demand_sql.bind(Param::Time(since));
         let text = format!(
             "SELECT t.property_id AS property_id, COUNT(*) AS n FROM {table} t JOIN leads l ON l.property_id = t.property_id

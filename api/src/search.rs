@@ -465,6 +465,9 @@ pub(crate) fn fts_terms(text: &str) -> Vec<String> {
 pub(crate) struct Sql {
     pub(crate) clauses: Vec<String>,
     pub(crate) params: Vec<Param>,
+    /// When set, a radius's H3 ranges are kept here (for a join) instead of becoming a WHERE clause.
+    pub(crate) h3_as_join: bool,
+    pub(crate) h3_ranges: Option<Vec<(i64, i64)>>,
 }
 
 impl Sql {
@@ -477,6 +480,18 @@ impl Sql {
                 "NOT EXISTS (SELECT 1 FROM lead_sales s WHERE s.property_id = leads.property_id AND s.sold_out)".into(),
             ],
             params: Vec::new(),
+            h3_as_join: false,
+            h3_ranges: None,
+        }
+    }
+
+    /// A statement's own parameters with no clauses.
+    pub(crate) fn empty() -> Sql {
+        Sql {
+            clauses: Vec::new(),
+            params: Vec::new(),
+            h3_as_join: false,
+            h3_ranges: None,
         }
     }
 
@@ -574,7 +589,11 @@ pub(crate) fn filter_sql(sql: &mut Sql, filters: &Filters, backend: Backend) {
             "latitude BETWEEN {} AND {} AND longitude BETWEEN {} AND {}",
             ps[0], ps[1], ps[2], ps[3]
         ));
-        if let Some(ranges) = h3_ranges(lat, lon, radius) {
+        if let Some(ranges) = h3_ranges(lat, lon, radius)
+            && sql.h3_as_join
+        {
+            sql.h3_ranges = Some(ranges);
+        } else if let Some(ranges) = h3_ranges(lat, lon, radius) {
             let ors: Vec<String> = ranges
                 .into_iter()
                 .map(|(lo, hi)| {
@@ -678,12 +697,34 @@ pub(crate) async fn search(
     if sort == Sort::Distance {
         // Every candidate the H3 cells and box admit, as (id, position) only; the exact distance
         // decides and sorts, and only the page's rows are then read in full.
-        let limit_param = base.bind(Param::I64(MAX_DISTANCE_CANDIDATES + 1));
+        // The cell ranges drive the query as a join (one index range scan each, which can stay in
+        // the covering index) rather than as an OR of ranges (one bitmap over the table rows).
+        let mut candidates = Sql::new();
+        candidates.h3_as_join = true;
+        filter_sql(&mut candidates, filters, db.backend());
+        let from = match candidates.h3_ranges.take() {
+            Some(ranges) => {
+                let selects: Vec<String> = ranges
+                    .into_iter()
+                    .map(|(lo, hi)| {
+                        let lo = candidates.bind(Param::I64(lo));
+                        let hi = candidates.bind(Param::I64(hi));
+                        format!("SELECT CAST({lo} AS BIGINT) AS lo, CAST({hi} AS BIGINT) AS hi")
+                    })
+                    .collect();
+                format!(
+                    "({}) AS cells JOIN leads ON leads.h3_cell BETWEEN cells.lo AND cells.hi",
+                    selects.join(" UNION ALL ")
+                )
+            }
+            None => "leads".to_owned(),
+        };
+        let limit_param = candidates.bind(Param::I64(MAX_DISTANCE_CANDIDATES + 1));
         let sql = format!(
-            "SELECT property_id, latitude, longitude FROM leads WHERE {} LIMIT {limit_param}",
-            base.where_clause()
+            "SELECT leads.property_id AS property_id, latitude, longitude FROM {from} WHERE {} LIMIT {limit_param}",
+            candidates.where_clause()
         );
-        let rows = db.fetch_all(&sql, &base.params).await?;
+        let rows = db.fetch_all(&sql, &candidates.params).await?;
         if rows.len() as i64 > MAX_DISTANCE_CANDIDATES {
             return Err(Error::BadRequest(format!(
                 "more than {MAX_DISTANCE_CANDIDATES} leads lie in this area: add filters or a smaller radius to sort by distance"
@@ -716,10 +757,7 @@ pub(crate) async fn search(
         all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         all.truncate(limit + 1);
         if !all.is_empty() {
-            let mut fetch = Sql {
-                clauses: Vec::new(),
-                params: Vec::new(),
-            };
+            let mut fetch = Sql::empty();
             let ps: Vec<String> = all
                 .iter()
                 .map(|(_, id)| fetch.bind(Param::I64(*id)))
@@ -750,10 +788,9 @@ pub(crate) async fn search(
             None => None,
         };
         loop {
-            let mut sql = Sql {
-                clauses: base.clauses.clone(),
-                params: base.params.clone(),
-            };
+            let mut sql = Sql::empty();
+            sql.clauses = base.clauses.clone();
+            sql.params = base.params.clone();
             if let Some((k, id)) = after.clone() {
                 let kp = sql.bind(k);
                 let ip = sql.bind(Param::I64(id));

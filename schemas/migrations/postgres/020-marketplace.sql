@@ -17,7 +17,7 @@ CREATE INDEX IF NOT EXISTS leads_quality ON leads (quality_score, property_id);
 CREATE INDEX IF NOT EXISTS leads_city ON leads (state_or_province, city);
 -- Radius searches read id ranges of H3 cells and decide on the position: covering the columns
 -- they test keeps them to the index (no table row per candidate).
-CREATE INDEX IF NOT EXISTS leads_h3_cover ON leads (h3_cell) INCLUDE (latitude, longitude, status, listing_kind, list_price);
+CREATE INDEX IF NOT EXISTS leads_h3_cover ON leads (h3_cell) INCLUDE (property_id, latitude, longitude, status, listing_kind, list_price);
 
 -- Agents and their credit balance; the ledger explains every change.
 CREATE TABLE IF NOT EXISTS agents (
