@@ -40,6 +40,9 @@ export AIQ__LAKE__DIR="$work/lake"
 export AIQ__METRICS__LISTEN=""
 export AIQ__RUNNER__BATCH_SIZE="${AIQ_BENCH_BATCH:-8192}"
 export AIQ__RUNNER__BATCH_LINGER="200ms"
+# A broker loaded by the benchmark answers heartbeats late: a longer session avoids rebalances that
+# only measure the broker.
+export AIQ__BUS__KAFKA__SESSION_TIMEOUT_MS="${AIQ_BENCH_SESSION_MS:-45000}"
 psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $database" >/dev/null
 "$bin/aiqleads" kafka create-topics --partitions "${AIQ_BENCH_PARTITIONS:-4}" >/dev/null
 
@@ -52,13 +55,19 @@ echo "$limit_line"
 limit_rate="$(echo "$limit_line" | sed -E 's/.*\(([0-9]+)\/s\).*/\1/')"
 
 echo "== aiqleads run all (partition -> enrich -> Postgres + Parquet)"
-idle=10
+idle="${AIQ_BENCH_IDLE:-30}"
 start=$(date +%s.%N)
 /usr/bin/time -v -o "$work/time.txt" "$bin/aiqleads" run all --exit-when-idle "${idle}s" | tee "$work/run.txt"
 end=$(date +%s.%N)
 rss_kb="$(awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }' "$work/time.txt")"
 listings="$(psql -qtA -h 127.0.0.1 -U postgres -d "$database" -c 'SELECT count(*) FROM listings')"
 leads="$(psql -qtA -h 127.0.0.1 -U postgres -d "$database" -c 'SELECT count(*) FROM leads')"
+partition_in="$(sed -nE 's/^partition: ([0-9]+) records in.*/\1/p' "$work/run.txt")"
+if [ "$partition_in" != "$count" ]; then
+  echo "error: the run stopped before the end (partition job read ${partition_in:-0} of $count); the" >&2
+  echo "broker answered slower than the idle limit: rerun with a larger AIQ_BENCH_IDLE" >&2
+  exit 1
+fi
 python3 - "$count" "$start" "$end" "$idle" "$limit_rate" "$rss_kb" "$listings" "$leads" <<'PY'
 import sys
 count, start, end, idle, limit, rss_kb, listings, leads = sys.argv[1:]

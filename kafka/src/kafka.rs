@@ -227,15 +227,27 @@ impl KafkaBus {
             .map_err(|e| kafka_error("assign the replay consumer", e))?;
         let topic_name: Arc<str> = Arc::from(topic);
         let mut read = 0;
+        // A loaded broker may be slow to answer; only a long silence is an error.
+        let mut silent = Duration::ZERO;
+        let step = Duration::from_secs(30);
         loop {
-            let message = tokio::time::timeout(Duration::from_secs(60), consumer.recv())
-                .await
-                .map_err(|_| {
-                    Error::Bus(format!(
-                        "replaying {topic}/{partition}: no record for 60 s before offset {end}"
-                    ))
-                })?
-                .map_err(|e| kafka_error(&format!("replaying {topic}/{partition}"), e))?;
+            let message = match tokio::time::timeout(step, consumer.recv()).await {
+                Ok(message) => {
+                    silent = Duration::ZERO;
+                    message
+                }
+                Err(_) if silent + step < REPLAY_PATIENCE => {
+                    silent += step;
+                    warn!(topic, partition, read, end, waited = ?silent, "replay waiting for the broker");
+                    continue;
+                }
+                Err(_) => {
+                    return Err(Error::Bus(format!(
+                        "replaying {topic}/{partition}: no record for {REPLAY_PATIENCE:?} before offset {end}"
+                    )));
+                }
+            }
+            .map_err(|e| kafka_error(&format!("replaying {topic}/{partition}"), e))?;
             let record = to_record(&topic_name, &message);
             let offset = record.offset;
             if offset >= end {
@@ -250,6 +262,9 @@ impl KafkaBus {
         Ok(read)
     }
 }
+
+/// How long a replay waits for the broker's next record before giving up.
+const REPLAY_PATIENCE: Duration = Duration::from_secs(600);
 
 /// Runs inside a rebalance with the partitions about to be taken away.
 pub type RevokeHook = Box<dyn Fn(&[i32]) + Send + Sync>;
