@@ -95,10 +95,13 @@ fi
 export AIQ_TANSU="$tools/bin/tansu"
 
 log="$cache/test-output.log"
+status=0
 echo "== cargo test (all crates, all targets: unit, integration, end-to-end, benches in test mode)"
-cargo test --workspace --all-targets --locked 2>&1 | tee "$log"
+# --no-fail-fast: one failing binary must not hide the results of the others.
+cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "$log" || status=1
 echo "== doctests"
-cargo test --workspace --doc --locked 2>&1 | tee -a "$log"
+cargo test --workspace --doc --locked --no-fail-fast 2>&1 | tee -a "$log" || status=1
 # One closing line over every test binary (the last binary alone may well have no tests).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i - 1); if ($i ~ /^failed;?$/) f += $(i - 1) } }
      END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

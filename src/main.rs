@@ -148,7 +148,9 @@ enum Command {
         command: streaming::KafkaCommand,
     },
     /// Run streaming jobs against Kafka (bus.url kafka://...): `partition`, `enrich`,
-    /// `dead-letters`, or `all`. Several processes running the same job share its partitions.
+    /// `dead-letters`, or `all`; several processes running the same job share its partitions. Or a
+    /// batch job on the lake: `compact` (merge small files, sorted for pruning) or `backfill`
+    /// (rebuild the store's tables and views from the lake).
     Run(streaming::RunArgs),
     /// Query the Parquet lake ([lake] dir) with SQL (DataFusion). Tables: `leads` (partitioned by
     /// `dt` and `state`: filter on them to skip folders), views `current_leads` and `market_stats`,
@@ -338,7 +340,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 api.listen = listen;
             }
             let runtime = tokio::runtime::Runtime::new().context("start the async runtime")?;
-            eprintln!("marketplace API on http://{} (store {})", api.listen, config.store.url);
+            eprintln!(
+                "marketplace API on http://{} (store {})",
+                api.listen, config.store.url
+            );
             runtime.block_on(aiq_api::serve(
                 api,
                 &config.store.url,

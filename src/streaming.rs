@@ -4,12 +4,16 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use aiq_jobs::backfill::backfill;
+use aiq_jobs::compact::{CompactOptions, compact};
 use aiq_jobs::config::Config;
+use aiq_jobs::sink::store::Store;
 use aiq_jobs::stream::{Job, JobOptions, JobStats, run_job};
 use aiq_kafka::Bus;
 use aiq_kafka::topics::{TopicOutcome, create_topics, topics};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -39,6 +43,12 @@ enum JobArg {
     DeadLetters,
     /// All three in this process.
     All,
+    /// Batch: merge each lake folder's small files into one, sorted for pruning (safe while the
+    /// streaming jobs run; a folder that changes meanwhile is left for the next run).
+    Compact,
+    /// Batch: rebuild the store (listings, leads, market statistics) from the lake; positions the
+    /// store already holds are skipped, so it can be repeated.
+    Backfill,
 }
 
 #[derive(Args)]
@@ -50,6 +60,12 @@ pub(crate) struct RunArgs {
     /// job runs until SIGTERM or Ctrl-C, then finishes its batch, flushes and commits.
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     exit_when_idle: Option<Duration>,
+    /// compact: leave folders with fewer committed files than this alone.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    min_files: usize,
+    /// backfill: leads per store transaction.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    batch_rows: usize,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -102,6 +118,20 @@ pub(crate) fn kafka(command: KafkaCommand, config: &Config) -> anyhow::Result<Ex
 }
 
 pub(crate) fn run(args: RunArgs, config: Config) -> anyhow::Result<ExitCode> {
+    let batch_jobs = args
+        .jobs
+        .iter()
+        .filter(|j| matches!(j, JobArg::Compact | JobArg::Backfill))
+        .count();
+    if batch_jobs > 0 {
+        if args.jobs.len() > 1 {
+            bail!("`compact` and `backfill` are batch jobs: run each on its own");
+        }
+        return match args.jobs[0] {
+            JobArg::Compact => run_compact(&args, &config),
+            _ => run_backfill(&args, &config),
+        };
+    }
     let mut jobs: Vec<Job> = Vec::new();
     for arg in &args.jobs {
         let add: &[Job] = match arg {
@@ -109,6 +139,7 @@ pub(crate) fn run(args: RunArgs, config: Config) -> anyhow::Result<ExitCode> {
             JobArg::Enrich => &[Job::Enrich],
             JobArg::DeadLetters => &[Job::DeadLetters],
             JobArg::All => &Job::ALL,
+            JobArg::Compact | JobArg::Backfill => &[],
         };
         for job in add {
             if !jobs.contains(job) {
@@ -163,6 +194,61 @@ pub(crate) fn run(args: RunArgs, config: Config) -> anyhow::Result<ExitCode> {
         } else {
             ExitCode::SUCCESS
         })
+    })
+}
+
+/// A progress bar on the terminal (hidden when standard error is not one).
+fn progress_bar(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    let template = format!("{what} {{bar:40}} {{pos}}/{{len}} ({{eta}} left) {{wide_msg}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn run_compact(args: &RunArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let options = CompactOptions {
+        min_files: args.min_files,
+    };
+    let stats = compact(&config.lake, &options, &progress_bar("folders"))
+        .with_context(|| format!("compact the lake at {}", config.lake.dir.display()))?;
+    println!(
+        "compact: {} folders compacted ({} files -> {}, {} rows), {} changed meanwhile and left, \
+         {} orphaned files removed",
+        stats.folders_compacted,
+        stats.files_before,
+        stats.files_after,
+        stats.rows,
+        stats.folders_skipped,
+        stats.orphans_removed
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_backfill(args: &RunArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    runtime()?.block_on(async {
+        let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
+        let stats = backfill(config, &store, args.batch_rows, &progress_bar("rows"))
+            .await
+            .with_context(|| {
+                format!(
+                    "backfill {} from the lake at {}",
+                    config.store.url,
+                    config.lake.dir.display()
+                )
+            })?;
+        store.close().await;
+        println!(
+            "backfill: {} input partitions, {} leads written, {} merges applied, {} rows already \
+             stored, {} transactions",
+            stats.input_partitions,
+            stats.leads_written,
+            stats.merges_applied,
+            stats.already_stored,
+            stats.batches
+        );
+        Ok(ExitCode::SUCCESS)
     })
 }
 

@@ -78,6 +78,7 @@ async fn main() -> Result<(), String> {
                     leads: chunk,
                     lead_positions: &positions,
                     relabels: &[],
+                    relabel_positions: &[],
                     dead_letters: &[],
                     next_offsets: &next_offsets,
                 },

@@ -4,6 +4,8 @@
 
 /// The bus lives in `aiq-kafka` (shared with the API); re-exported for the jobs' callers.
 pub use aiq_kafka::bus;
+pub mod backfill;
+pub mod compact;
 pub mod config;
 pub mod demo;
 pub mod embedded;

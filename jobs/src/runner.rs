@@ -103,6 +103,7 @@ where
     let mut leads: Vec<Lead> = Vec::with_capacity(records.len());
     let mut positions = Vec::with_capacity(records.len());
     let mut relabels = Vec::new();
+    let mut relabel_positions = Vec::new();
     let mut dead_letters = Vec::new();
     let mut next_offsets = Offsets::new();
     for record in records {
@@ -135,6 +136,7 @@ where
                 } else {
                     stats.active_prices.push(enriched.lead.lead_price);
                 }
+                relabel_positions.extend(enriched.relabels.iter().map(|_| position.clone()));
                 relabels.extend(enriched.relabels);
                 leads.push(enriched.lead);
                 positions.push(position);
@@ -161,6 +163,7 @@ where
         leads: &leads,
         lead_positions: &positions,
         relabels: &relabels,
+        relabel_positions: &relabel_positions,
         dead_letters: &dead_letters,
         next_offsets: &next_offsets,
     };
@@ -372,6 +375,7 @@ pub async fn run_dead_letters(
             leads: &[],
             lead_positions: &[],
             relabels: &[],
+            relabel_positions: &[],
             dead_letters: &dead_letters,
             next_offsets: &next_offsets,
         };

@@ -320,9 +320,11 @@ struct EnrichOutput {
     lake_leads: Vec<aiq_schemas::Lead>,
     lake_positions: Vec<StreamPosition>,
     lake_relabels: Vec<aiq_pipeline::dedupe::Relabel>,
+    lake_relabel_positions: Vec<StreamPosition>,
     store_leads: Vec<aiq_schemas::Lead>,
     store_positions: Vec<StreamPosition>,
     store_relabels: Vec<aiq_pipeline::dedupe::Relabel>,
+    store_relabel_positions: Vec<StreamPosition>,
     dead_letters: Vec<(DeadLetter, StreamPosition)>,
     store_next: Offsets,
     enriched: Vec<Outgoing>,
@@ -383,6 +385,7 @@ async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
             leads: &output.lake_leads,
             lead_positions: &output.lake_positions,
             relabels: &output.lake_relabels,
+            relabel_positions: &output.lake_relabel_positions,
             dead_letters: &[],
             next_offsets: &Offsets::new(),
         })?;
@@ -395,6 +398,7 @@ async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
                         leads: &output.store_leads,
                         lead_positions: &output.store_positions,
                         relabels: &output.store_relabels,
+                        relabel_positions: &output.store_relabel_positions,
                         dead_letters: &output.dead_letters,
                         next_offsets: &output.store_next,
                     },
@@ -521,9 +525,13 @@ fn process(
                         out.enriched.push(message);
                     }
                     out.store_relabels.extend(relabels.iter().cloned());
+                    out.store_relabel_positions
+                        .extend(relabels.iter().map(|_| position.clone()));
                     out.store_leads.push(lead.clone());
                     out.store_positions.push(position.clone());
                 }
+                out.lake_relabel_positions
+                    .extend(relabels.iter().map(|_| position.clone()));
                 out.lake_relabels.extend(relabels);
                 out.lake_leads.push(lead);
                 out.lake_positions.push(position);

@@ -98,7 +98,9 @@ impl Bus {
     /// `memory://` or `kafka://host:port[,host:port]`.
     pub fn open(url: &str, channel_capacity: usize, kafka: &KafkaSettings) -> Result<Bus> {
         if url.starts_with("memory://") {
-            Ok(Bus::Memory(MemoryBus::new(channel_capacity)))
+            Ok(Bus::Memory(MemoryBus::numbered_from_clock(
+                channel_capacity,
+            )))
         } else if let Some(brokers) = url.strip_prefix("kafka://") {
             Ok(Bus::Kafka(KafkaBus::connect(
                 brokers.trim_end_matches('/'),
@@ -255,13 +257,33 @@ struct MemoryStream {
 pub struct MemoryBus {
     capacity: usize,
     streams: Arc<Mutex<HashMap<String, MemoryStream>>>,
+    /// Offset of every stream's first record.
+    first_offset: i64,
 }
 
 impl MemoryBus {
+    /// Streams numbered from 0 (a file's line numbers, tests).
     pub fn new(capacity: usize) -> Self {
         MemoryBus {
             capacity: capacity.max(1),
             streams: Arc::default(),
+            first_offset: 0,
+        }
+    }
+
+    /// Streams numbered from the clock (microseconds since 1970, times 1,000), so that the offsets
+    /// of one embedded run never repeat those of an earlier run on the machine: the store's and the
+    /// lake's exactly-once positions, dead-letter positions and lake file names stay unique when
+    /// several runs write into one store and lake. A run would need more than 1,000 records per
+    /// microsecond since the previous run's start to overlap it.
+    pub fn numbered_from_clock(capacity: usize) -> Self {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or_default();
+        MemoryBus {
+            first_offset: micros.saturating_mul(1000),
+            ..MemoryBus::new(capacity)
         }
     }
 
@@ -275,7 +297,7 @@ impl MemoryBus {
             MemoryStream {
                 sender,
                 receiver: Some(receiver),
-                next_offset: Arc::default(),
+                next_offset: Arc::new(Mutex::new(self.first_offset)),
             }
         });
         f(entry)

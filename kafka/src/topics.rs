@@ -182,7 +182,7 @@ mod tests {
             by_block.config(),
             vec![
                 ("cleanup.policy", "delete".into()),
-                ("retention.ms", "-1".into())
+                ("retention.ms", "3153600000000".into())
             ]
         );
         assert!(topics(1).iter().all(|s| s.partitions == 1));

@@ -49,7 +49,7 @@ pub(crate) mod text;
 mod time;
 
 use aiq_schemas::{Listing, ListingKind, PricePeriod, RawListing, RejectReason, Source};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 pub use contact::{normalise_contact_name, normalise_email, normalise_phone};
 pub use geo::{Coordinates, parse_coordinates};
@@ -164,11 +164,13 @@ pub fn normalise_listing(
 
     let place = normalise_place(raw);
 
+    // Times keep whole microseconds: what Parquet, Postgres and SQLite all hold, so every sink and
+    // a backfill from the lake agree to the last digit.
     let mut listing = Listing::new(
         source,
         source_listing_id,
         url,
-        raw.fetched_at.unwrap_or(received_at),
+        raw.fetched_at.unwrap_or(received_at).trunc_subsecs(6),
     );
     listing.listing_kind = listing_kind;
     listing.property_type = raw
@@ -193,7 +195,11 @@ pub fn normalise_listing(
     }
     listing.title = raw.title.as_deref().and_then(normalise_title);
     listing.description = raw.description.as_deref().and_then(normalise_description);
-    listing.posted_at = raw.posted_at.as_deref().and_then(parse_posted_at);
+    listing.posted_at = raw
+        .posted_at
+        .as_deref()
+        .and_then(parse_posted_at)
+        .map(|t| t.trunc_subsecs(6));
     listing.contact_name = raw.contact_name.as_deref().and_then(normalise_contact_name);
     listing.contact_phone = raw.contact_phone.as_deref().and_then(normalise_phone);
     listing.contact_email = raw.contact_email.as_deref().and_then(normalise_email);

@@ -6,7 +6,7 @@ use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
 use crate::SCHEMA_VERSION;
 
 /// Column names of the `leads` Parquet table, in order. The SQL tables use the same names.
-pub const LEAD_PARQUET_COLUMNS: [&str; 38] = [
+pub const LEAD_PARQUET_COLUMNS: [&str; 43] = [
     "property_id",
     "source",
     "source_listing_id",
@@ -45,6 +45,21 @@ pub const LEAD_PARQUET_COLUMNS: [&str; 38] = [
     "price_unclamped",
     "status",
     "schema_version",
+    "price_floor",
+    "price_ceiling",
+    "input_stream",
+    "input_partition",
+    "input_offset",
+];
+
+/// Column names of the `property_merges` Parquet table, in order.
+pub const PROPERTY_MERGE_PARQUET_COLUMNS: [&str; 6] = [
+    "input_stream",
+    "input_partition",
+    "input_offset",
+    "merge_seq",
+    "from_property_id",
+    "to_property_id",
 ];
 
 fn utc_timestamp() -> DataType {
@@ -65,6 +80,11 @@ pub fn fraud_reason_fields() -> Fields {
 /// Ids are hex strings (as in JSON), times are UTC microseconds, the fraud reasons a list of structs,
 /// and the price breakdown flattened into `price_*` columns so analysts can filter on them directly.
 /// The schema version is stored in the schema metadata under `aiq.schema_version`.
+///
+/// The last columns arrived later and are nullable (files written before them read as null): the
+/// price floor and ceiling complete the breakdown, and `input_stream`, `input_partition` and
+/// `input_offset` say which input record the row came from, so that the lake alone can rebuild the
+/// store (`aiqleads run backfill`) in the order the rows were first processed.
 pub fn lead_arrow_schema() -> Arc<Schema> {
     let reason = DataType::Struct(fraud_reason_fields());
     let fields = vec![
@@ -110,6 +130,28 @@ pub fn lead_arrow_schema() -> Arc<Schema> {
         Field::new("price_unclamped", DataType::Float32, false),
         Field::new("status", DataType::Utf8, false),
         Field::new("schema_version", DataType::UInt16, false),
+        Field::new("price_floor", DataType::UInt32, true),
+        Field::new("price_ceiling", DataType::UInt32, true),
+        Field::new("input_stream", DataType::Utf8, true),
+        Field::new("input_partition", DataType::Int32, true),
+        Field::new("input_offset", DataType::Int64, true),
+    ];
+    let metadata = HashMap::from([("aiq.schema_version".to_owned(), SCHEMA_VERSION.to_string())]);
+    Arc::new(Schema::new_with_metadata(fields, metadata))
+}
+
+/// The Arrow schema of the `property_merges` Parquet table: one row per merge the dedupe stage
+/// decided (every listing of `from_property_id` moved to `to_property_id`), with the input record
+/// whose processing decided it and its order among that record's merges. Lake rows keep the
+/// property id they had when written; later merges are here, and the store's views apply them.
+pub fn property_merge_arrow_schema() -> Arc<Schema> {
+    let fields = vec![
+        Field::new("input_stream", DataType::Utf8, false),
+        Field::new("input_partition", DataType::Int32, false),
+        Field::new("input_offset", DataType::Int64, false),
+        Field::new("merge_seq", DataType::UInt32, false),
+        Field::new("from_property_id", DataType::Utf8, false),
+        Field::new("to_property_id", DataType::Utf8, false),
     ];
     let metadata = HashMap::from([("aiq.schema_version".to_owned(), SCHEMA_VERSION.to_string())]);
     Arc::new(Schema::new_with_metadata(fields, metadata))
@@ -124,5 +166,8 @@ mod tests {
         let schema = lead_arrow_schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, LEAD_PARQUET_COLUMNS);
+        let schema = property_merge_arrow_schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, PROPERTY_MERGE_PARQUET_COLUMNS);
     }
 }

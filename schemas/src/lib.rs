@@ -27,9 +27,12 @@ mod listing;
 pub mod migrations;
 mod raw;
 
-pub use arrow::{LEAD_PARQUET_COLUMNS, fraud_reason_fields, lead_arrow_schema};
-pub use ids::{H3Cell, PropertyId};
+pub use arrow::{
+    LEAD_PARQUET_COLUMNS, PROPERTY_MERGE_PARQUET_COLUMNS, fraud_reason_fields, lead_arrow_schema,
+    property_merge_arrow_schema,
+};
 pub use events::{MarketplaceEvent, MarketplaceEventKind};
+pub use ids::{H3Cell, PropertyId};
 pub use lead::{FraudCode, FraudReason, Lead, LeadStatus, PriceBreakdown};
 pub use listing::{Listing, ListingKind, PricePeriod, Source, UnknownSource};
 pub use raw::{DeadLetter, RawListing, RejectReason};

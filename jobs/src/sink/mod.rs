@@ -28,8 +28,11 @@ pub struct SinkBatch<'a> {
     pub leads: &'a [Lead],
     /// Position of each lead's input record, index-aligned with `leads`.
     pub lead_positions: &'a [StreamPosition],
-    /// Property merges decided while processing this batch.
+    /// Property merges decided while processing this batch, in the order they were decided.
     pub relabels: &'a [Relabel],
+    /// Position of the input record whose processing decided each merge, index-aligned with
+    /// `relabels` (the lake records it; the store needs only the order).
+    pub relabel_positions: &'a [StreamPosition],
     pub dead_letters: &'a [(DeadLetter, StreamPosition)],
     /// The offsets to resume from once this batch is stored.
     pub next_offsets: &'a Offsets,

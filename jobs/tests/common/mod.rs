@@ -236,10 +236,13 @@ impl Batch {
     /// Stores the batch as consumer `test`.
     pub(crate) async fn write(&self, store: &Store) {
         let positions: Vec<StreamPosition> = (0..self.leads.len() as i64).map(position).collect();
+        let last = position(self.leads.len().saturating_sub(1) as i64);
+        let relabel_positions = vec![last; self.relabels.len()];
         let batch = SinkBatch {
             leads: &self.leads,
             lead_positions: &positions,
             relabels: &self.relabels,
+            relabel_positions: &relabel_positions,
             dead_letters: &self.dead_letters,
             next_offsets: &self.next_offsets,
         };

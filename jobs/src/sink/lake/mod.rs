@@ -1,0 +1,337 @@
+//! The analysts' Parquet lake. Exactly-once by naming: each file holds the rows of one input offset
+//! range, is written under a temporary name, then renamed into place and recorded in the manifest
+//! in one step under the manifest lock; a range already in the manifest is never written again, and
+//! a file no commit names (a crash between the two) is removed before anyone writes again.
+//!
+//! Layout (Hive-style partitions by fetch date and state, zstd, page statistics):
+//! - `<lake>/leads/dt=YYYY-MM-DD/state=XX/part-<stream>-<partition>-<first>-<last>.parquet`: one row
+//!   per processed listing, with the input position it came from;
+//! - `<lake>/property_merges/part-<stream>-<partition>-<first>-<last>.parquet`: the merges the
+//!   dedupe stage decided, with the input position that decided each;
+//! - `<lake>/_manifest/leads.jsonl`: every committed file of both tables ([`manifest`]).
+//!
+//! `aiqleads run compact` merges small files ([`crate::compact`]); `aiqleads run backfill` rebuilds
+//! the store from the lake ([`crate::backfill`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use aiq_pipeline::dedupe::Relabel;
+use aiq_schemas::Lead;
+use arrow_array::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use super::{SinkBatch, StreamPosition};
+use crate::config::LakeConfig;
+use crate::{Error, Result};
+
+pub mod codec;
+pub mod manifest;
+
+pub use codec::{leads_to_record_batch, merges_to_record_batch};
+pub use manifest::{LEADS, ManifestEntry, PROPERTY_MERGES, read_manifest};
+use manifest::{ManifestLock, append_commit, relative_name, remove_orphans};
+
+/// Rows of one flush grouped by the file they go to: (stream, partition, dt, state).
+type FileGroups = BTreeMap<(String, i32, String, String), Vec<(Lead, StreamPosition)>>;
+
+/// Merges of one flush grouped by input partition: (stream, partition).
+type MergeGroups = BTreeMap<(String, i32), Vec<(Relabel, StreamPosition, u32)>>;
+
+pub struct LakeWriter {
+    root: PathBuf,
+    config: LakeConfig,
+    buffer: Vec<(Lead, StreamPosition)>,
+    /// Merges decided for buffered positions, with their order within their input record.
+    merges: Vec<(Relabel, StreamPosition, u32)>,
+    buffered_since: Option<Instant>,
+    /// Offset ranges already committed, per (stream, partition): restarts skip them.
+    committed: HashMap<(String, i32), i64>,
+    files_written: Vec<PathBuf>,
+    rows_written: usize,
+}
+
+impl LakeWriter {
+    /// Opens the lake at `config.dir`, removing files a crash left uncommitted.
+    pub fn open(config: &LakeConfig) -> Result<Self> {
+        let root = config.dir.clone();
+        let mut writer = LakeWriter {
+            root,
+            config: config.clone(),
+            buffer: Vec::new(),
+            merges: Vec::new(),
+            buffered_since: None,
+            committed: HashMap::new(),
+            files_written: Vec::new(),
+            rows_written: 0,
+        };
+        writer.reload_manifest()?;
+        Ok(writer)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn files_written(&self) -> &[PathBuf] {
+        &self.files_written
+    }
+
+    pub fn rows_written(&self) -> usize {
+        self.rows_written
+    }
+
+    /// The next offset of `stream`/`partition` not yet in a committed file.
+    pub fn committed_next(&self, stream: &str, partition: i32) -> i64 {
+        self.committed
+            .get(&(stream.to_owned(), partition))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Writes the buffered rows if the oldest has waited `flush_interval`.
+    pub fn flush_if_due(&mut self) -> Result<()> {
+        if self
+            .buffered_since
+            .is_some_and(|since| since.elapsed() >= self.config.flush_interval)
+        {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Re-reads the manifest (another process, the partition's previous owner, may have committed
+    /// files since) and removes files that no commit names.
+    pub fn reload_manifest(&mut self) -> Result<()> {
+        let lock = ManifestLock::acquire(&self.root)?;
+        remove_orphans(&self.root, &lock)?;
+        for entry in read_manifest(&self.root)? {
+            let next = self
+                .committed
+                .entry((entry.stream, entry.partition))
+                .or_insert(0);
+            *next = (*next).max(entry.last_offset + 1);
+        }
+        Ok(())
+    }
+
+    /// Forgets buffered rows of partitions this process no longer owns (their new owner rewrites
+    /// them from its resume position).
+    pub fn discard_buffered(&mut self, stream: &str, partitions: &[i32]) {
+        let owned_elsewhere = |position: &StreamPosition| {
+            &*position.stream == stream && partitions.contains(&position.partition)
+        };
+        self.buffer
+            .retain(|(_, position)| !owned_elsewhere(position));
+        self.merges
+            .retain(|(_, position, _)| !owned_elsewhere(position));
+        if self.buffer.is_empty() {
+            self.buffered_since = None;
+        }
+    }
+
+    fn is_committed(&self, position: &StreamPosition) -> bool {
+        self.committed
+            .get(&(position.stream.to_string(), position.partition))
+            .is_some_and(|next| position.offset < *next)
+    }
+
+    pub fn write(&mut self, batch: &SinkBatch<'_>) -> Result<()> {
+        for (lead, position) in batch.leads.iter().zip(batch.lead_positions) {
+            if !self.is_committed(position) {
+                self.buffer.push((lead.clone(), position.clone()));
+            }
+        }
+        let mut seq = 0u32;
+        let mut previous: Option<&StreamPosition> = None;
+        for (relabel, position) in batch.relabels.iter().zip(batch.relabel_positions) {
+            seq = if previous == Some(position) {
+                seq + 1
+            } else {
+                0
+            };
+            previous = Some(position);
+            if !self.is_committed(position) {
+                self.merges.push((*relabel, position.clone(), seq));
+            }
+        }
+        // Merges apply after this batch's rows are in, and in the order they were decided: a lead of
+        // this very batch may carry an id that a later record of the batch merged away, and merges
+        // can chain (a -> b, then b -> c). Rows already written keep their id; `property_merges`
+        // records the merges, and the store's views are always current.
+        for relabel in batch.relabels {
+            for (lead, _) in &mut self.buffer {
+                if lead.property_id == relabel.from {
+                    lead.property_id = relabel.to;
+                }
+            }
+        }
+        if self.buffered_since.is_none() && !self.buffer.is_empty() {
+            self.buffered_since = Some(Instant::now());
+        }
+        let due = self
+            .buffered_since
+            .is_some_and(|since| since.elapsed() >= self.config.flush_interval);
+        if self.buffer.len() >= self.config.rows_per_file.get() || due {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes everything buffered: one `leads` file per (stream, partition, dt, state) group and one
+    /// `property_merges` file per (stream, partition), committed together.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.buffer.is_empty() && self.merges.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.buffer);
+        let merges = std::mem::take(&mut self.merges);
+        self.buffered_since = None;
+        let mut groups: FileGroups = BTreeMap::new();
+        for (lead, position) in rows {
+            let dt = lead.listing.fetched_at.format("%Y-%m-%d").to_string();
+            let state = lead
+                .listing
+                .state_or_province
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned());
+            groups
+                .entry((position.stream.to_string(), position.partition, dt, state))
+                .or_default()
+                .push((lead, position));
+        }
+        let mut merge_groups: MergeGroups = BTreeMap::new();
+        for merge in merges {
+            merge_groups
+                .entry((merge.1.stream.to_string(), merge.1.partition))
+                .or_default()
+                .push(merge);
+        }
+
+        // Files are written aside first; the renames and the commit happen under the lock.
+        let mut pending: Vec<(PathBuf, PathBuf, ManifestEntry)> = Vec::new();
+        let properties = writer_properties(self.config.row_group_rows.get())?;
+        for ((stream, partition, dt, state), rows) in groups {
+            let (first, last) = offset_range(rows.iter().map(|(_, p)| p.offset));
+            let dir = self
+                .root
+                .join(LEADS)
+                .join(format!("dt={dt}"))
+                .join(format!("state={state}"));
+            let path = dir.join(part_name(&stream, partition, first, last));
+            let tmp = write_parquet_aside(&path, &leads_to_record_batch(&rows)?, &properties)?;
+            pending.push((
+                tmp,
+                path.clone(),
+                ManifestEntry {
+                    path: relative_name(&self.root, &path),
+                    table: LEADS.to_owned(),
+                    stream,
+                    partition,
+                    first_offset: first,
+                    last_offset: last,
+                    rows: rows.len(),
+                },
+            ));
+        }
+        for ((stream, partition), merges) in merge_groups {
+            let (first, last) = offset_range(merges.iter().map(|(_, p, _)| p.offset));
+            let path = self
+                .root
+                .join(PROPERTY_MERGES)
+                .join(part_name(&stream, partition, first, last));
+            let tmp = write_parquet_aside(&path, &merges_to_record_batch(&merges)?, &properties)?;
+            pending.push((
+                tmp,
+                path.clone(),
+                ManifestEntry {
+                    path: relative_name(&self.root, &path),
+                    table: PROPERTY_MERGES.to_owned(),
+                    stream,
+                    partition,
+                    first_offset: first,
+                    last_offset: last,
+                    rows: merges.len(),
+                },
+            ));
+        }
+
+        let _lock = ManifestLock::acquire(&self.root)?;
+        for (tmp, path, _) in &pending {
+            fs::rename(tmp, path).map_err(|e| Error::io("rename", tmp, e))?;
+        }
+        let entries: Vec<ManifestEntry> = pending.iter().map(|(_, _, e)| e.clone()).collect();
+        append_commit(&self.root, &entries)?;
+        for (_, path, entry) in pending {
+            let next = self
+                .committed
+                .entry((entry.stream, entry.partition))
+                .or_insert(0);
+            *next = (*next).max(entry.last_offset + 1);
+            if entry.table == LEADS {
+                self.rows_written += entry.rows;
+                self.files_written.push(path);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn offset_range(offsets: impl Iterator<Item = i64>) -> (i64, i64) {
+    offsets.fold((i64::MAX, i64::MIN), |(first, last), offset| {
+        (first.min(offset), last.max(offset))
+    })
+}
+
+fn part_name(stream: &str, partition: i32, first: i64, last: i64) -> String {
+    format!(
+        "part-{}-{partition}-{first:012}-{last:012}.parquet",
+        sanitize(stream)
+    )
+}
+
+fn sanitize(stream: &str) -> String {
+    stream
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// zstd, page statistics, bounded row groups: what every lake file is written with.
+pub(crate) fn writer_properties(row_group_rows: usize) -> Result<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_created_by(format!("aiqleads {}", env!("CARGO_PKG_VERSION")))
+        .build())
+}
+
+/// Writes `batch` to `<path>.tmp` (which no reader lists), synced; the caller renames it.
+pub(crate) fn write_parquet_aside(
+    path: &Path,
+    batch: &RecordBatch,
+    properties: &WriterProperties,
+) -> Result<PathBuf> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::Internal(format!("{} has no folder", path.display())))?;
+    fs::create_dir_all(dir).map_err(|e| Error::io("create folder", dir, e))?;
+    let tmp = path.with_extension("parquet.tmp");
+    let file = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(properties.clone()))?;
+    writer.write(batch)?;
+    let file = writer.into_inner()?;
+    file.sync_all().map_err(|e| Error::io("sync", &tmp, e))?;
+    Ok(tmp)
+}
