@@ -148,7 +148,7 @@ enum Command {
         command: streaming::KafkaCommand,
     },
     /// Run streaming jobs against Kafka (bus.url kafka://...): `partition`, `enrich`,
-    /// `dead-letters`, or `all`; several processes running the same job share its partitions. Or a
+    /// `dead-letters`, `archive`, or `all`; several processes running the same job share its partitions. Or a
     /// batch job on the lake: `compact` (merge small files, sorted for pruning) or `backfill`
     /// (rebuild the store's tables and views from the lake).
     Run(streaming::RunArgs),

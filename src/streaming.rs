@@ -41,7 +41,9 @@ enum JobArg {
     Enrich,
     /// listings.dlq -> the store's dead_letters table.
     DeadLetters,
-    /// All three in this process.
+    /// listings.raw -> the lake's raw_listings archive (every record as received, exactly once).
+    Archive,
+    /// All four in this process.
     All,
     /// Batch: merge each lake folder's small files into one, sorted for pruning (safe while the
     /// streaming jobs run; a folder that changes meanwhile is left for the next run).
@@ -138,6 +140,7 @@ pub(crate) fn run(args: RunArgs, config: Config) -> anyhow::Result<ExitCode> {
             JobArg::Partition => &[Job::Partition],
             JobArg::Enrich => &[Job::Enrich],
             JobArg::DeadLetters => &[Job::DeadLetters],
+            JobArg::Archive => &[Job::Archive],
             JobArg::All => &Job::ALL,
             JobArg::Compact | JobArg::Backfill => &[],
         };

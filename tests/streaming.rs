@@ -190,6 +190,21 @@ impl Deployment {
             .expect("aiqleads starts")
     }
 
+    /// `(rows, distinct positions)` in the lake's `raw_listings` archive.
+    fn raw_counts(&self) -> (u64, u64) {
+        let output = self.run(&[
+            "sql",
+            "--format",
+            "csv",
+            "SELECT count(*) AS n, count(DISTINCT input_partition * 1000000000 + input_offset) AS d \
+             FROM raw_listings",
+        ]);
+        let text = String::from_utf8(output.stdout).unwrap();
+        let row = text.lines().nth(1).expect("one row");
+        let (n, d) = row.split_once(',').unwrap();
+        (n.trim().parse().unwrap(), d.trim().parse().unwrap())
+    }
+
     /// `(rows, distinct listings)` in the lake's `leads` table.
     fn lake_counts(&self) -> (u64, u64) {
         let output = self.run(&[
@@ -372,6 +387,8 @@ async fn a_run_stores_every_listing_once_and_dead_letters_the_malformed() {
         ]
     );
     assert_eq!(deployment.lake_counts(), (293, 293));
+    // The raw archive: every record the partition job read, once.
+    assert_eq!(deployment.raw_counts(), (300, 300));
 
     // The lake alone rebuilds the store, to the last column: a backfill into an empty database, from
     // the lake as the job wrote it and again after compaction.
@@ -482,7 +499,7 @@ async fn killed_and_restarted_runs_store_exactly_what_an_uninterrupted_run_store
         name: "killed".into(),
     };
     deployment.run(&["kafka", "create-topics", "--partitions", PARTITIONS]);
-    publish(&broker.url(), 8).await;
+    let published = publish(&broker.url(), 8).await as u64;
     run_with_kills(&deployment, 8 * 300, 4, seed).await;
 
     let rows = listing_rows(&database.url).await;
@@ -496,6 +513,12 @@ async fn killed_and_restarted_runs_store_exactly_what_an_uninterrupted_run_store
     }
     // The lake: every listing exactly once.
     assert_eq!(deployment.lake_counts(), (8 * 293, 8 * 293), "seed {seed}");
+    // The raw archive: every record published, exactly once, whatever the kills.
+    assert_eq!(
+        deployment.raw_counts(),
+        (published, published),
+        "seed {seed}"
+    );
     assert_eq!(
         scalar(&database.url, "SELECT count(*) FROM dead_letters").await,
         8 * 5 + 2,
@@ -519,6 +542,7 @@ async fn two_processes_in_one_group_split_the_partitions_and_agree_with_one() {
     let first = deployment.spawn(&["run", "all", "--exit-when-idle", "4s"]);
     let second = deployment.spawn(&["run", "all", "--exit-when-idle", "4s"]);
     let mut enriched_by = Vec::new();
+    let mut summaries = String::new();
     for child in [first, second] {
         let output = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -527,6 +551,7 @@ async fn two_processes_in_one_group_split_the_partitions_and_agree_with_one() {
             "{stdout}{}",
             String::from_utf8_lossy(&output.stderr)
         );
+        summaries.push_str(&stdout);
         let records: u64 = stdout
             .lines()
             .find_map(|line| line.strip_prefix("enrich: "))
@@ -537,7 +562,7 @@ async fn two_processes_in_one_group_split_the_partitions_and_agree_with_one() {
     }
     assert!(
         enriched_by.iter().all(|n| *n > 0),
-        "both members enriched part of the stream: {enriched_by:?}"
+        "both members enriched part of the stream: {enriched_by:?}\n{summaries}"
     );
     let rows = listing_rows(&database.url).await;
     assert_eq!(rows.len(), 4 * 293);

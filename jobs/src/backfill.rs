@@ -71,6 +71,10 @@ pub async fn backfill(
     // Per input partition: its files of each table and where the lake has reached.
     let mut partitions: BTreeMap<(String, i32), PartitionFiles> = BTreeMap::new();
     for entry in &entries {
+        // The raw archive is not the store's input (its stream may not even be the store's).
+        if entry.table != LEADS && entry.table != PROPERTY_MERGES {
+            continue;
+        }
         let files = partitions
             .entry((entry.stream.clone(), entry.partition))
             .or_default();
@@ -78,10 +82,8 @@ pub async fn backfill(
         let list = if entry.table == LEADS {
             files.rows += entry.rows;
             &mut files.leads
-        } else if entry.table == PROPERTY_MERGES {
-            &mut files.merges
         } else {
-            continue;
+            &mut files.merges
         };
         if !list.contains(&entry.path) {
             list.push(entry.path.clone());

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use aiq_pipeline::{Enriched, Stage};
 use aiq_schemas::{DeadLetter, Lead, RawListing, RejectReason, SCHEMA_VERSION};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
@@ -15,7 +15,7 @@ use crate::Result;
 use crate::bus::{Consumer, Record};
 use crate::config::RunnerConfig;
 use crate::sink::jsonl::{DeadLetterWriter, JsonLinesWriter};
-use crate::sink::lake::LakeWriter;
+use crate::sink::lake::{LakeWriter, RawArchiveRow};
 use crate::sink::store::Store;
 use crate::sink::{Offsets, SinkBatch, StreamPosition};
 use aiq_kafka::Rebalanced;
@@ -104,6 +104,7 @@ where
     let mut positions = Vec::with_capacity(records.len());
     let mut relabels = Vec::new();
     let mut relabel_positions = Vec::new();
+    let mut archive = Vec::new();
     let mut dead_letters = Vec::new();
     let mut next_offsets = Offsets::new();
     for record in records {
@@ -122,7 +123,11 @@ where
             partition: record.partition,
             offset: record.offset,
         };
-        match decode(record).and_then(|raw| {
+        let decoded = decode(record);
+        if sinks.lake.is_some() {
+            archive.push(archive_row(record, decoded.as_ref().ok(), now));
+        }
+        match decoded.and_then(|raw| {
             stage
                 .process(&raw, now)
                 .map_err(|reason| ("normalise", reason, Some(Box::new(raw))))
@@ -170,6 +175,7 @@ where
     // The lake and the JSON file are written before the store commits the offsets: after a crash the
     // batch is re-read, and the lake's manifest and the store's upserts make the replay a no-op.
     if let Some(lake) = &mut sinks.lake {
+        lake.archive(archive)?;
         lake.write(&batch)?;
     }
     if let Some(jsonl) = &mut sinks.jsonl {
@@ -184,6 +190,31 @@ where
     committed.extend(next_offsets);
     stats.batches += 1;
     Ok(())
+}
+
+/// A record as the lake's raw archive keeps it: its position and bytes, its timestamp (`fallback`
+/// when the bus has none), and its source and id where it decoded.
+pub(crate) fn archive_row(
+    record: &Record,
+    raw: Option<&RawListing>,
+    fallback: DateTime<Utc>,
+) -> RawArchiveRow {
+    RawArchiveRow {
+        position: StreamPosition {
+            stream: Arc::clone(&record.stream),
+            partition: record.partition,
+            offset: record.offset,
+        },
+        received_at: record
+            .timestamp_ms
+            .and_then(DateTime::from_timestamp_millis)
+            .unwrap_or(fallback)
+            .trunc_subsecs(6),
+        schema_version: record.schema_version,
+        source: raw.and_then(|r| r.source.clone()),
+        source_listing_id: raw.and_then(|r| r.source_listing_id.clone()),
+        payload: String::from_utf8_lossy(&record.payload).into_owned(),
+    }
 }
 
 /// Stage name, reason, and the decoded record when there was one (boxed: rejects are the rare path).

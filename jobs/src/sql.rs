@@ -7,8 +7,9 @@
 //!   because a listing fetched again is written again;
 //! - `market_stats` (view): per `postal_code` and `listing_kind`, the active supply and the medians of
 //!   list price, price per square foot and lead price, over `current_leads`;
-//! - any other table folder of Parquet files under the lake (for example a raw-listing archive or
-//!   purchases, once jobs write them), with its schema read from the files.
+//! - `raw_listings`: every raw record received, as it arrived, partitioned by `dt` (receive date);
+//! - `property_merges` and any other table folder of Parquet files under the lake (for example
+//!   purchases, once a job writes them), with its schema read from the files.
 //!
 //! Tables whose folder does not exist yet are not registered; `SHOW TABLES` lists what is there.
 //! Queries may read and define session views but never write the lake (no `INSERT`/`COPY`): its files
@@ -31,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use aiq_schemas::lead_arrow_schema;
+use aiq_schemas::{lead_arrow_schema, raw_listing_arrow_schema};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
@@ -52,6 +53,9 @@ use crate::config::Config;
 
 /// Folder of the `leads` table under the lake root.
 pub const LEADS_TABLE: &str = "leads";
+
+/// Folder of the `raw_listings` archive under the lake root.
+pub const RAW_LISTINGS_TABLE: &str = "raw_listings";
 
 /// Folders under the lake root that are not tables.
 const NOT_TABLES: [&str; 1] = ["_manifest"];
@@ -207,6 +211,17 @@ impl Lake {
             }
         }
 
+        let raw_dir = root.join(RAW_LISTINGS_TABLE);
+        if raw_dir.is_dir() {
+            let table = partitioned_table(
+                &raw_dir,
+                raw_listing_arrow_schema(),
+                vec![("dt".to_owned(), DataType::Date32)],
+            )?;
+            context.register_table(RAW_LISTINGS_TABLE, Arc::new(table))?;
+            tables.push(RAW_LISTINGS_TABLE.to_owned());
+        }
+
         for (name, dir) in other_table_dirs(root)? {
             let url = directory_url(&dir);
             let options = ParquetReadOptions::default();
@@ -241,16 +256,29 @@ impl Lake {
 /// The `leads` table: the file schema is the canonical one (not inferred, so an empty folder or an
 /// older file cannot change it), plus the partition columns taken from the folder names.
 fn leads_table(dir: &Path) -> Result<ListingTable, SqlError> {
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![
+    partitioned_table(
+        dir,
+        lead_arrow_schema(),
+        vec![
             ("dt".to_owned(), DataType::Date32),
             ("state".to_owned(), DataType::Utf8),
-        ]);
+        ],
+    )
+}
+
+/// A table of the lake's own writer: its canonical schema and Hive partition columns.
+fn partitioned_table(
+    dir: &Path,
+    schema: SchemaRef,
+    partition_columns: Vec<(String, DataType)>,
+) -> Result<ListingTable, SqlError> {
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partition_columns);
     let url = ListingTableUrl::parse(directory_url(dir))?;
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
-        .with_schema(lead_arrow_schema());
+        .with_schema(schema);
     Ok(ListingTable::try_new(config)?)
 }
 
@@ -286,6 +314,7 @@ fn other_table_dirs(root: &Path) -> Result<Vec<(String, PathBuf)>, SqlError> {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if name == LEADS_TABLE
+            || name == RAW_LISTINGS_TABLE
             || NOT_TABLES.contains(&name.as_str())
             || !plain_identifier
             || !path.is_dir()

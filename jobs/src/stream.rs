@@ -13,6 +13,7 @@
 //!   partition up to the resume position (processing time is the record's timestamp, so the replay
 //!   reproduces the state exactly), then the job resumes where both sinks have everything.
 //! - `dead-letters`: `listings.dlq` -> the store's `dead_letters` table.
+//! - `archive`: `listings.raw` -> the lake's `raw_listings`, every record as received, exactly once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,7 +31,9 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
-use crate::runner::{StopWhen, check_schema_version, dead_letter, decode, run_dead_letters};
+use crate::runner::{
+    StopWhen, archive_row, check_schema_version, dead_letter, decode, run_dead_letters,
+};
 use crate::sink::lake::LakeWriter;
 use crate::sink::store::Store;
 use crate::sink::{Offsets, SinkBatch, StreamPosition};
@@ -42,16 +45,18 @@ pub enum Job {
     Partition,
     Enrich,
     DeadLetters,
+    Archive,
 }
 
 impl Job {
-    pub const ALL: [Job; 3] = [Job::Partition, Job::Enrich, Job::DeadLetters];
+    pub const ALL: [Job; 4] = [Job::Partition, Job::Enrich, Job::DeadLetters, Job::Archive];
 
     pub fn name(self) -> &'static str {
         match self {
             Job::Partition => "partition",
             Job::Enrich => "enrich",
             Job::DeadLetters => "dead-letters",
+            Job::Archive => "archive",
         }
     }
 
@@ -98,6 +103,7 @@ pub async fn run_job(
     let stats = match job {
         Job::Partition => run_partition(bus, config, &mut stop).await?,
         Job::Enrich => run_enrich(bus, config, &mut stop).await?,
+        Job::Archive => run_archive(bus, config, &mut stop).await?,
         Job::DeadLetters => {
             let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
             let group = job.group(config);
@@ -194,6 +200,83 @@ async fn run_partition(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Resul
     }
     consumer.close();
     Ok(stats)
+}
+
+/// `archive`: every record of `listings.raw`, as received, into the lake's `raw_listings`, exactly
+/// once by position. Kafka is told only the offset the archive has committed, so a restart resumes
+/// where the archive stands (records it holds already are skipped by position).
+async fn run_archive(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<JobStats> {
+    let group = Job::Archive.group(config);
+    let lake = Arc::new(Mutex::new(LakeWriter::open(&config.lake)?));
+    let hook_lake = Arc::clone(&lake);
+    // Inside the rebalance, before the partitions move: their next owner resumes after this.
+    let on_revoke: RevokeHook = Box::new(move |partitions| {
+        let mut lake = lock(&hook_lake);
+        if let Err(error) = lake.flush() {
+            error!(%error, "raw archive flush before a rebalance failed; the next owner rewrites it");
+            lake.discard_buffered(streams::LISTINGS_RAW, partitions);
+        }
+    });
+    let mut consumer = bus.consumer(streams::LISTINGS_RAW, &group, Some(on_revoke))?;
+    let mut stats = JobStats::default();
+    let mut read_next: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut last_commit: Vec<(i32, i64)> = Vec::new();
+    while let Some(records) = stop.next_batch(&mut consumer, &config.runner).await {
+        let rebalances = consumer.take_rebalances();
+        for change in &rebalances {
+            match change {
+                // Its previous owner flushed before letting go: read what it committed.
+                Rebalanced::Assigned(_) => lock(&lake).reload_manifest()?,
+                Rebalanced::Revoked(partitions) => {
+                    for partition in partitions {
+                        read_next.remove(partition);
+                    }
+                }
+            }
+        }
+        stop.note_rebalances(&rebalances);
+        let mut lake = lock(&lake);
+        if !records.is_empty() {
+            let rows = records.iter().map(|record| {
+                let raw = decode(record).ok();
+                archive_row(record, raw.as_ref(), record_time(record))
+            });
+            lake.archive(rows)?;
+            for (partition, next) in next_offsets_by_partition(&records) {
+                read_next.insert(partition, next);
+            }
+            stats.records_in += records.len() as u64;
+            stats.records_out += records.len() as u64;
+            stats.batches += 1;
+            counter!("aiq_records_in_total", "job" => "archive").increment(records.len() as u64);
+            lake.flush_if_full()?;
+        }
+        lake.flush_if_due()?;
+        let positions = archived_positions(&read_next, &lake);
+        if positions != last_commit {
+            consumer.commit(&positions)?;
+            last_commit = positions;
+        }
+    }
+    let mut lake = lock(&lake);
+    lake.flush()?;
+    consumer.commit(&archived_positions(&read_next, &lake))?;
+    drop(lake);
+    consumer.close();
+    Ok(stats)
+}
+
+/// Per partition read, the offset the raw archive has committed (what Kafka is told).
+fn archived_positions(read_next: &BTreeMap<i32, i64>, lake: &LakeWriter) -> Vec<(i32, i64)> {
+    read_next
+        .iter()
+        .map(|(partition, next)| {
+            (
+                *partition,
+                (*next).min(lake.committed_next(streams::LISTINGS_RAW, *partition)),
+            )
+        })
+        .collect()
 }
 
 /// One owned partition of `listings.by-block`: its pipeline and where it stands.

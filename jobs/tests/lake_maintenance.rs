@@ -110,6 +110,34 @@ async fn every_lead_reads_back_from_the_lake_as_it_was_written() {
     let mut unique = offsets.clone();
     unique.dedup();
     assert_eq!(unique, offsets, "one row per input record");
+    // The raw archive holds every line as it was read, malformed ones included.
+    let lines = std::fs::read_to_string(fixture("listings.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(
+        count(
+            &summary.lake_dir,
+            "SELECT count(*) AS n, count(DISTINCT input_offset) AS d FROM raw_listings"
+        )
+        .await,
+        format!("n,d\n{lines},{lines}\n")
+    );
+    let first_line = std::fs::read_to_string(fixture("listings.jsonl"))
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let stored = count(
+        &summary.lake_dir,
+        "SELECT payload FROM raw_listings ORDER BY input_offset LIMIT 1",
+    )
+    .await;
+    assert!(
+        stored.contains(&first_line[..40.min(first_line.len())].replace('"', "\"\"")),
+        "{stored}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,7 +185,42 @@ async fn files_a_crash_left_uncommitted_are_removed_before_the_next_write() {
         count(&root, "SELECT count(*) AS n FROM leads").await,
         before
     );
-    assert!(writer.committed_next("listings.jsonl", 0) > 0);
+    let mut writer = writer;
+    let next = writer.committed_next("listings.jsonl", 0);
+    assert!(next > 0);
+
+    // The next commit after the torn line is read back (not glued to the torn line).
+    let (lead, _) = record_batch_to_leads(&read_table(&root, LEADS).unwrap()[0])
+        .unwrap()
+        .remove(0);
+    let position = aiq_jobs::sink::StreamPosition {
+        stream: std::sync::Arc::from("listings.jsonl"),
+        partition: 0,
+        offset: next + 10,
+    };
+    writer
+        .write(&aiq_jobs::sink::SinkBatch {
+            leads: &[lead],
+            lead_positions: &[position],
+            relabels: &[],
+            relabel_positions: &[],
+            dead_letters: &[],
+            next_offsets: &Default::default(),
+        })
+        .unwrap();
+    writer.flush().unwrap();
+    drop(writer);
+    let reopened = LakeWriter::open(&config.lake).unwrap();
+    assert_eq!(reopened.committed_next("listings.jsonl", 0), next + 11);
+    let after: u64 = count(&root, "SELECT count(*) AS n FROM leads")
+        .await
+        .lines()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let before: u64 = before.lines().nth(1).unwrap().parse().unwrap();
+    assert_eq!(after, before + 1);
 }
 
 /// Ingests the fixture into a fresh store of `backend` through the embedded runner, with a lake of

@@ -157,6 +157,38 @@ pub fn property_merge_arrow_schema() -> Arc<Schema> {
     Arc::new(Schema::new_with_metadata(fields, metadata))
 }
 
+/// Column names of the `raw_listings` Parquet table (the archive of what the connectors sent), in
+/// order.
+pub const RAW_LISTING_PARQUET_COLUMNS: [&str; 8] = [
+    "input_stream",
+    "input_partition",
+    "input_offset",
+    "received_at",
+    "schema_version",
+    "source",
+    "source_listing_id",
+    "payload",
+];
+
+/// The Arrow schema of the `raw_listings` Parquet table: every record read from the raw listings
+/// stream, as it arrived (the payload as text, invalid UTF-8 replaced), with its position and
+/// timestamp, and its source and listing id where it decodes. Malformed records are here too: the
+/// archive holds what was received, the dead letters say why a record went no further.
+pub fn raw_listing_arrow_schema() -> Arc<Schema> {
+    let fields = vec![
+        Field::new("input_stream", DataType::Utf8, false),
+        Field::new("input_partition", DataType::Int32, false),
+        Field::new("input_offset", DataType::Int64, false),
+        Field::new("received_at", utc_timestamp(), false),
+        Field::new("schema_version", DataType::UInt16, true),
+        Field::new("source", DataType::Utf8, true),
+        Field::new("source_listing_id", DataType::Utf8, true),
+        Field::new("payload", DataType::Utf8, false),
+    ];
+    let metadata = HashMap::from([("aiq.schema_version".to_owned(), SCHEMA_VERSION.to_string())]);
+    Arc::new(Schema::new_with_metadata(fields, metadata))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +201,8 @@ mod tests {
         let schema = property_merge_arrow_schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, PROPERTY_MERGE_PARQUET_COLUMNS);
+        let schema = raw_listing_arrow_schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, RAW_LISTING_PARQUET_COLUMNS);
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aiq_pipeline::dedupe::Relabel;
 use aiq_schemas::{
     FraudReason, Lead, Listing, PriceBreakdown, PropertyId, fraud_reason_fields, lead_arrow_schema,
-    property_merge_arrow_schema,
+    property_merge_arrow_schema, raw_listing_arrow_schema,
 };
 use arrow_array::builder::{
     Float32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
@@ -188,6 +188,52 @@ pub fn merges_to_record_batch(rows: &[(Relabel, StreamPosition, u32)]) -> Result
         property_merge_arrow_schema(),
         columns,
     )?)
+}
+
+/// One record of the raw listings stream as the archive keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawArchiveRow {
+    pub position: StreamPosition,
+    pub received_at: DateTime<Utc>,
+    pub schema_version: Option<u16>,
+    pub source: Option<String>,
+    pub source_listing_id: Option<String>,
+    pub payload: String,
+}
+
+/// Builds the `raw_listings` record batch.
+pub fn raw_to_record_batch(rows: &[RawArchiveRow]) -> Result<RecordBatch> {
+    let n = rows.len();
+    let mut streams = StringBuilder::with_capacity(n, n * 16);
+    let mut partitions = Int32Builder::with_capacity(n);
+    let mut offsets = Int64Builder::with_capacity(n);
+    let mut received = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut versions = UInt16Builder::with_capacity(n);
+    let mut sources = StringBuilder::with_capacity(n, n * 10);
+    let mut ids = StringBuilder::with_capacity(n, n * 12);
+    let payload_bytes = rows.iter().map(|r| r.payload.len()).sum();
+    let mut payloads = StringBuilder::with_capacity(n, payload_bytes);
+    for row in rows {
+        streams.append_value(&*row.position.stream);
+        partitions.append_value(row.position.partition);
+        offsets.append_value(row.position.offset);
+        received.append_value(row.received_at.timestamp_micros());
+        versions.append_option(row.schema_version);
+        sources.append_option(row.source.as_deref());
+        ids.append_option(row.source_listing_id.as_deref());
+        payloads.append_value(&row.payload);
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(streams.finish()),
+        Arc::new(partitions.finish()),
+        Arc::new(offsets.finish()),
+        Arc::new(received.finish()),
+        Arc::new(versions.finish()),
+        Arc::new(sources.finish()),
+        Arc::new(ids.finish()),
+        Arc::new(payloads.finish()),
+    ];
+    Ok(RecordBatch::try_new(raw_listing_arrow_schema(), columns)?)
 }
 
 /// `batch` with the columns of `schema`, in its order: columns the batch lacks (files written before

@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -22,8 +23,10 @@ use crate::{Error, Result};
 pub const LEADS: &str = "leads";
 /// The table of property merges decided by the dedupe stage.
 pub const PROPERTY_MERGES: &str = "property_merges";
+/// The archive of every record read from the raw listings stream.
+pub const RAW_LISTINGS: &str = "raw_listings";
 /// Tables the lake writer owns (and whose folders orphan clean-up walks).
-pub const TABLES: [&str; 2] = [LEADS, PROPERTY_MERGES];
+pub const TABLES: [&str; 3] = [LEADS, PROPERTY_MERGES, RAW_LISTINGS];
 
 /// A temporary file older than this belongs to no live writer (writers rename theirs within seconds).
 const STALE_TEMPORARY: Duration = Duration::from_secs(3600);
@@ -90,13 +93,31 @@ pub(crate) fn append_commit(root: &Path, entries: &[ManifestEntry]) -> Result<()
     let path = manifest_path(root);
     let mut file = OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(&path)
         .map_err(|e| Error::io("open", &path, e))?;
-    let mut line = serde_json::to_string(&ManifestLine::Commit {
-        files: entries.to_vec(),
-    })
-    .map_err(|e| Error::Internal(e.to_string()))?;
+    // A crash mid-append leaves a torn last line without its newline: end it first, or this commit
+    // would be glued to it and ignored with it.
+    let length = file
+        .metadata()
+        .map_err(|e| Error::io("stat", &path, e))?
+        .len();
+    let mut last = [b'\n'];
+    if length > 0 {
+        file.read_exact_at(&mut last, length - 1)
+            .map_err(|e| Error::io("read", &path, e))?;
+    }
+    let mut line = String::new();
+    if last[0] != b'\n' {
+        line.push('\n');
+    }
+    line.push_str(
+        &serde_json::to_string(&ManifestLine::Commit {
+            files: entries.to_vec(),
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?,
+    );
     line.push('\n');
     file.write_all(line.as_bytes())
         .map_err(|e| Error::io("write", &path, e))?;

@@ -8,6 +8,8 @@
 //!   per processed listing, with the input position it came from;
 //! - `<lake>/property_merges/part-<stream>-<partition>-<first>-<last>.parquet`: the merges the
 //!   dedupe stage decided, with the input position that decided each;
+//! - `<lake>/raw_listings/dt=YYYY-MM-DD/part-…`: the archive of every raw record received (by the
+//!   embedded runner, or by the `partition` job on Kafka), malformed ones included;
 //! - `<lake>/_manifest/leads.jsonl`: every committed file of both tables ([`manifest`]).
 //!
 //! `aiqleads run compact` merges small files ([`crate::compact`]); `aiqleads run backfill` rebuilds
@@ -32,8 +34,10 @@ use crate::{Error, Result};
 pub mod codec;
 pub mod manifest;
 
-pub use codec::{leads_to_record_batch, merges_to_record_batch};
-pub use manifest::{LEADS, ManifestEntry, PROPERTY_MERGES, read_manifest};
+pub use codec::{
+    RawArchiveRow, leads_to_record_batch, merges_to_record_batch, raw_to_record_batch,
+};
+pub use manifest::{LEADS, ManifestEntry, PROPERTY_MERGES, RAW_LISTINGS, read_manifest};
 use manifest::{ManifestLock, append_commit, relative_name, remove_orphans};
 
 /// Rows of one flush grouped by the file they go to: (stream, partition, dt, state).
@@ -48,6 +52,7 @@ pub struct LakeWriter {
     buffer: Vec<(Lead, StreamPosition)>,
     /// Merges decided for buffered positions, with their order within their input record.
     merges: Vec<(Relabel, StreamPosition, u32)>,
+    raw: Vec<RawArchiveRow>,
     buffered_since: Option<Instant>,
     /// Offset ranges already committed, per (stream, partition): restarts skip them.
     committed: HashMap<(String, i32), i64>,
@@ -64,6 +69,7 @@ impl LakeWriter {
             config: config.clone(),
             buffer: Vec::new(),
             merges: Vec::new(),
+            raw: Vec::new(),
             buffered_since: None,
             committed: HashMap::new(),
             files_written: Vec::new(),
@@ -140,6 +146,31 @@ impl LakeWriter {
             .is_some_and(|next| position.offset < *next)
     }
 
+    /// Buffers raw records for the `raw_listings` archive (skipping positions already committed);
+    /// they are written with the next flush.
+    pub fn archive(&mut self, rows: impl IntoIterator<Item = RawArchiveRow>) -> Result<()> {
+        for row in rows {
+            if !self.is_committed(&row.position) {
+                self.raw.push(row);
+            }
+        }
+        if self.buffered_since.is_none() && !self.raw.is_empty() {
+            self.buffered_since = Some(Instant::now());
+        }
+        // No flush here: the batch's leads may follow (`write`), and a flush would mark their
+        // positions committed before they are buffered.
+        Ok(())
+    }
+
+    /// Writes the buffered rows once a table's buffer holds a file's worth.
+    pub fn flush_if_full(&mut self) -> Result<()> {
+        let full = self.config.rows_per_file.get();
+        if self.buffer.len() >= full || self.raw.len() >= full {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     pub fn write(&mut self, batch: &SinkBatch<'_>) -> Result<()> {
         for (lead, position) in batch.leads.iter().zip(batch.lead_positions) {
             if !self.is_committed(position) {
@@ -176,20 +207,21 @@ impl LakeWriter {
         let due = self
             .buffered_since
             .is_some_and(|since| since.elapsed() >= self.config.flush_interval);
-        if self.buffer.len() >= self.config.rows_per_file.get() || due {
+        if due {
             self.flush()?;
         }
-        Ok(())
+        self.flush_if_full()
     }
 
     /// Writes everything buffered: one `leads` file per (stream, partition, dt, state) group and one
     /// `property_merges` file per (stream, partition), committed together.
     pub fn flush(&mut self) -> Result<()> {
-        if self.buffer.is_empty() && self.merges.is_empty() {
+        if self.buffer.is_empty() && self.merges.is_empty() && self.raw.is_empty() {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.buffer);
         let merges = std::mem::take(&mut self.merges);
+        let raw = std::mem::take(&mut self.raw);
         self.buffered_since = None;
         let mut groups: FileGroups = BTreeMap::new();
         for (lead, position) in rows {
@@ -210,6 +242,15 @@ impl LakeWriter {
                 .entry((merge.1.stream.to_string(), merge.1.partition))
                 .or_default()
                 .push(merge);
+        }
+
+        let mut raw_groups: BTreeMap<(String, i32, String), Vec<RawArchiveRow>> = BTreeMap::new();
+        for row in raw {
+            let dt = row.received_at.format("%Y-%m-%d").to_string();
+            raw_groups
+                .entry((row.position.stream.to_string(), row.position.partition, dt))
+                .or_default()
+                .push(row);
         }
 
         // Files are written aside first; the renames and the commit happen under the lock.
@@ -256,6 +297,29 @@ impl LakeWriter {
                     first_offset: first,
                     last_offset: last,
                     rows: merges.len(),
+                },
+            ));
+        }
+
+        for ((stream, partition, dt), rows) in raw_groups {
+            let (first, last) = offset_range(rows.iter().map(|r| r.position.offset));
+            let path = self
+                .root
+                .join(RAW_LISTINGS)
+                .join(format!("dt={dt}"))
+                .join(part_name(&stream, partition, first, last));
+            let tmp = write_parquet_aside(&path, &raw_to_record_batch(&rows)?, &properties)?;
+            pending.push((
+                tmp,
+                path.clone(),
+                ManifestEntry {
+                    path: relative_name(&self.root, &path),
+                    table: RAW_LISTINGS.to_owned(),
+                    stream,
+                    partition,
+                    first_offset: first,
+                    last_offset: last,
+                    rows: rows.len(),
                 },
             ));
         }

@@ -307,6 +307,47 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// The other limit: the end state the sink maintains, `listings` and the per-property `leads`
+    /// rows (`survivors`, see [`survivor_rows`]), loaded by plain binary `COPY` into the real tables
+    /// with all their indexes (and the generated full-text column), in one transaction.
+    pub async fn plain_copy_of_end_state(
+        &self,
+        listings: &[Lead],
+        survivors: &[SurvivorRow<'_>],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let statement = format!(
+            "COPY listings ({}) FROM STDIN (FORMAT binary)",
+            column_names()
+        );
+        let mut copy = tx.copy_in_raw(&statement).await?;
+        let mut rows = BinaryCopy::new();
+        for lead in listings {
+            encode_listing(&mut rows, lead)?;
+            if rows.len() >= COPY_CHUNK_BYTES {
+                copy.send(rows.take()).await?;
+            }
+        }
+        copy.send(rows.finish()).await?;
+        copy.finish().await?;
+        let statement = format!(
+            "COPY leads ({SURVIVOR_COLUMNS}, status, schema_version, listing_count, sources) \
+             FROM STDIN (FORMAT binary)"
+        );
+        let mut copy = tx.copy_in_raw(&statement).await?;
+        let mut rows = BinaryCopy::new();
+        for survivor in survivors {
+            encode_survivor(&mut rows, survivor)?;
+            if rows.len() >= COPY_CHUNK_BYTES {
+                copy.send(rows.take()).await?;
+            }
+        }
+        copy.send(rows.finish()).await?;
+        copy.finish().await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     #[instrument(skip_all, fields(leads = batch.leads.len(), dead = batch.dead_letters.len()))]
     pub(super) async fn write(&self, consumer: &str, batch: &SinkBatch<'_>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
@@ -461,6 +502,100 @@ fn encode_listing(rows: &mut BinaryCopy, lead: &Lead) -> Result<()> {
     rows.text(Some(lead.status.as_str()))?;
     rows.int4(Some(i32::from(lead.schema_version)));
     rows.text(Some(&survivor_rank(lead)))?;
+    Ok(())
+}
+
+/// One `leads` row as the sink derives it: the survivor listing of a property and the aggregates.
+pub struct SurvivorRow<'a> {
+    pub lead: &'a Lead,
+    pub quarantined: bool,
+    pub listing_count: i32,
+    pub sources: String,
+}
+
+/// The `leads` rows the sink would hold after storing `leads` (one batch, no merges): per property,
+/// the listing with the highest survivor rank, the listing count, the sorted sources, quarantined
+/// when any listing is. For the benchmark's baseline.
+pub fn survivor_rows(leads: &[Lead]) -> Vec<SurvivorRow<'_>> {
+    let mut last: HashMap<(Source, &str), &Lead> = HashMap::new();
+    for lead in leads {
+        last.insert(
+            (lead.listing.source, lead.listing.source_listing_id.as_str()),
+            lead,
+        );
+    }
+    let mut by_property: HashMap<PropertyId, Vec<&Lead>> = HashMap::new();
+    for lead in last.into_values() {
+        by_property.entry(lead.property_id).or_default().push(lead);
+    }
+    by_property
+        .into_values()
+        .map(|listings| {
+            let survivor = listings
+                .iter()
+                .max_by_key(|lead| survivor_rank(lead))
+                .expect("a property has a listing");
+            let mut sources: Vec<&str> =
+                listings.iter().map(|l| l.listing.source.as_str()).collect();
+            sources.sort_unstable();
+            sources.dedup();
+            SurvivorRow {
+                lead: survivor,
+                quarantined: listings
+                    .iter()
+                    .any(|l| l.status == aiq_schemas::LeadStatus::Quarantined),
+                listing_count: listings.len() as i32,
+                sources: sources.join(","),
+            }
+        })
+        .collect()
+}
+
+fn encode_survivor(rows: &mut BinaryCopy, row: &SurvivorRow<'_>) -> Result<()> {
+    let lead = row.lead;
+    let l = &lead.listing;
+    rows.start_row(36);
+    rows.int8(Some(lead.property_id.as_i64()));
+    rows.text(Some(l.source.as_str()))?;
+    rows.text(Some(&l.source_listing_id))?;
+    rows.text(Some(&l.url))?;
+    rows.timestamptz(Some(l.fetched_at));
+    rows.text(l.listing_kind.map(|k| k.as_str()))?;
+    rows.text(l.property_type.as_deref())?;
+    rows.float8(l.list_price);
+    rows.text(l.price_period.map(|p| p.as_str()))?;
+    rows.int4(l.bedrooms_total.map(i32::from));
+    rows.float8(l.bathrooms_total.map(f64::from));
+    rows.int8(l.living_area_sqft.map(i64::from));
+    rows.text(l.street_address.as_deref())?;
+    rows.text(l.unit_number.as_deref())?;
+    rows.text(l.city.as_deref())?;
+    rows.text(l.state_or_province.as_deref())?;
+    rows.text(l.postal_code.as_deref())?;
+    rows.float8(l.latitude);
+    rows.float8(l.longitude);
+    rows.int8(l.h3_cell.map(|c| c.as_i64()));
+    rows.text(l.title.as_deref())?;
+    rows.text(l.description.as_deref())?;
+    rows.timestamptz(l.posted_at);
+    rows.text(l.contact_name.as_deref())?;
+    rows.text(l.contact_phone.as_deref())?;
+    rows.text(l.contact_email.as_deref())?;
+    rows.float8(Some(f64::from(lead.fraud_score)));
+    rows.jsonb(&fraud_reasons_json(&lead.fraud_reasons)?)?;
+    rows.float8(Some(f64::from(lead.quality_score)));
+    rows.float8(Some(f64::from(lead.completeness)));
+    rows.int8(Some(i64::from(lead.lead_price)));
+    rows.jsonb(&price_breakdown_json(lead)?)?;
+    let status = if row.quarantined {
+        "quarantined"
+    } else {
+        lead.status.as_str()
+    };
+    rows.text(Some(status))?;
+    rows.int4(Some(i32::from(lead.schema_version)));
+    rows.int4(Some(row.listing_count));
+    rows.text(Some(&row.sources))?;
     Ok(())
 }
 
