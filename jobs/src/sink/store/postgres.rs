@@ -465,11 +465,20 @@ fn listing_key(lead: &Lead) -> (Source, Cow<'_, str>) {
 
 /// One lead's values in [`LISTING_COLUMNS`] order.
 fn encode_listing(rows: &mut BinaryCopy, lead: &Lead) -> Result<()> {
-    let l = &lead.listing;
     rows.start_row(LISTING_COLUMNS.len());
-    rows.text(Some(l.source.as_str()))?;
-    rows.text(Some(&l.source_listing_id))?;
+    rows.text(Some(lead.listing.source.as_str()))?;
+    rows.text(Some(&lead.listing.source_listing_id))?;
     rows.int8(Some(lead.property_id.as_i64()));
+    encode_shared_columns(rows, lead)?;
+    rows.text(Some(lead.status.as_str()))?;
+    rows.int4(Some(i32::from(lead.schema_version)));
+    rows.text(Some(&survivor_rank(lead)))?;
+    Ok(())
+}
+
+/// The columns `listings` and `leads` share, in their common order: `url` to `price_breakdown`.
+fn encode_shared_columns(rows: &mut BinaryCopy, lead: &Lead) -> Result<()> {
+    let l = &lead.listing;
     rows.text(Some(&l.url))?;
     rows.timestamptz(Some(l.fetched_at));
     rows.text(l.listing_kind.map(|k| k.as_str()))?;
@@ -499,9 +508,6 @@ fn encode_listing(rows: &mut BinaryCopy, lead: &Lead) -> Result<()> {
     rows.float8(Some(f64::from(lead.completeness)));
     rows.int8(Some(i64::from(lead.lead_price)));
     rows.jsonb(&price_breakdown_json(lead)?)?;
-    rows.text(Some(lead.status.as_str()))?;
-    rows.int4(Some(i32::from(lead.schema_version)));
-    rows.text(Some(&survivor_rank(lead)))?;
     Ok(())
 }
 
@@ -553,40 +559,11 @@ pub fn survivor_rows(leads: &[Lead]) -> Vec<SurvivorRow<'_>> {
 
 fn encode_survivor(rows: &mut BinaryCopy, row: &SurvivorRow<'_>) -> Result<()> {
     let lead = row.lead;
-    let l = &lead.listing;
     rows.start_row(36);
     rows.int8(Some(lead.property_id.as_i64()));
-    rows.text(Some(l.source.as_str()))?;
-    rows.text(Some(&l.source_listing_id))?;
-    rows.text(Some(&l.url))?;
-    rows.timestamptz(Some(l.fetched_at));
-    rows.text(l.listing_kind.map(|k| k.as_str()))?;
-    rows.text(l.property_type.as_deref())?;
-    rows.float8(l.list_price);
-    rows.text(l.price_period.map(|p| p.as_str()))?;
-    rows.int4(l.bedrooms_total.map(i32::from));
-    rows.float8(l.bathrooms_total.map(f64::from));
-    rows.int8(l.living_area_sqft.map(i64::from));
-    rows.text(l.street_address.as_deref())?;
-    rows.text(l.unit_number.as_deref())?;
-    rows.text(l.city.as_deref())?;
-    rows.text(l.state_or_province.as_deref())?;
-    rows.text(l.postal_code.as_deref())?;
-    rows.float8(l.latitude);
-    rows.float8(l.longitude);
-    rows.int8(l.h3_cell.map(|c| c.as_i64()));
-    rows.text(l.title.as_deref())?;
-    rows.text(l.description.as_deref())?;
-    rows.timestamptz(l.posted_at);
-    rows.text(l.contact_name.as_deref())?;
-    rows.text(l.contact_phone.as_deref())?;
-    rows.text(l.contact_email.as_deref())?;
-    rows.float8(Some(f64::from(lead.fraud_score)));
-    rows.jsonb(&fraud_reasons_json(&lead.fraud_reasons)?)?;
-    rows.float8(Some(f64::from(lead.quality_score)));
-    rows.float8(Some(f64::from(lead.completeness)));
-    rows.int8(Some(i64::from(lead.lead_price)));
-    rows.jsonb(&price_breakdown_json(lead)?)?;
+    rows.text(Some(lead.listing.source.as_str()))?;
+    rows.text(Some(&lead.listing.source_listing_id))?;
+    encode_shared_columns(rows, lead)?;
     let status = if row.quarantined {
         "quarantined"
     } else {
