@@ -32,7 +32,7 @@ use crate::{Error, Result};
 mod postgres;
 mod sqlite;
 
-pub use postgres::{PostgresStore, SurvivorRow, survivor_rows};
+pub use postgres::{PostgresStore, SurvivorRow, last_per_listing, survivor_rows};
 pub use sqlite::SqliteStore;
 
 /// A store chosen by URL.

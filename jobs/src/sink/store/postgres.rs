@@ -282,7 +282,7 @@ impl PostgresStore {
     /// The limit [`Store::write`](super::Store::write) is measured against (benchmarks): the same
     /// listing rows written by one plain binary `COPY` into `listings_copy_baseline`, a copy of
     /// `listings` with its primary key, and nothing else (no merge, no `leads`, no offsets).
-    pub async fn plain_copy_baseline(&self, leads: &[Lead]) -> Result<()> {
+    pub async fn plain_copy_baseline(&self, leads: &[&Lead]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS listings_copy_baseline (LIKE listings INCLUDING ALL)",
@@ -312,7 +312,7 @@ impl PostgresStore {
     /// with all their indexes (and the generated full-text column), in one transaction.
     pub async fn plain_copy_of_end_state(
         &self,
-        listings: &[Lead],
+        listings: &[&Lead],
         survivors: &[SurvivorRow<'_>],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
@@ -519,19 +519,30 @@ pub struct SurvivorRow<'a> {
     pub sources: String,
 }
 
-/// The `leads` rows the sink would hold after storing `leads` (one batch, no merges): per property,
+/// Each listing once, with its last values (what the sink keeps of a listing fetched again), in
+/// first-seen order.
+pub fn last_per_listing(leads: &[Lead]) -> Vec<&Lead> {
+    let mut index: HashMap<(Source, &str), usize> = HashMap::new();
+    let mut out: Vec<&Lead> = Vec::new();
+    for lead in leads {
+        let key = (lead.listing.source, lead.listing.source_listing_id.as_str());
+        match index.get(&key) {
+            Some(&at) => out[at] = lead,
+            None => {
+                index.insert(key, out.len());
+                out.push(lead);
+            }
+        }
+    }
+    out
+}
+
+/// The `leads` rows the sink would hold after storing `listings` (each once, no merges): per property,
 /// the listing with the highest survivor rank, the listing count, the sorted sources, quarantined
 /// when any listing is. For the benchmark's baseline.
-pub fn survivor_rows(leads: &[Lead]) -> Vec<SurvivorRow<'_>> {
-    let mut last: HashMap<(Source, &str), &Lead> = HashMap::new();
-    for lead in leads {
-        last.insert(
-            (lead.listing.source, lead.listing.source_listing_id.as_str()),
-            lead,
-        );
-    }
+pub fn survivor_rows<'a>(listings: &[&'a Lead]) -> Vec<SurvivorRow<'a>> {
     let mut by_property: HashMap<PropertyId, Vec<&Lead>> = HashMap::new();
-    for lead in last.into_values() {
+    for lead in listings.iter().copied() {
         by_property.entry(lead.property_id).or_default().push(lead);
     }
     by_property
