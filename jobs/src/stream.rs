@@ -208,15 +208,7 @@ async fn run_partition(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Resul
 async fn run_archive(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<JobStats> {
     let group = Job::Archive.group(config);
     let lake = Arc::new(Mutex::new(LakeWriter::open(&config.lake)?));
-    let hook_lake = Arc::clone(&lake);
-    // Inside the rebalance, before the partitions move: their next owner resumes after this.
-    let on_revoke: RevokeHook = Box::new(move |partitions| {
-        let mut lake = lock(&hook_lake);
-        if let Err(error) = lake.flush() {
-            error!(%error, "raw archive flush before a rebalance failed; the next owner rewrites it");
-            lake.discard_buffered(streams::LISTINGS_RAW, partitions);
-        }
-    });
+    let on_revoke = flush_before_revoke(&lake, streams::LISTINGS_RAW);
     let mut consumer = bus.consumer(streams::LISTINGS_RAW, &group, Some(on_revoke))?;
     let mut stats = JobStats::default();
     let mut read_next: BTreeMap<i32, i64> = BTreeMap::new();
@@ -337,6 +329,20 @@ impl PartitionState {
     }
 }
 
+/// Runs inside a rebalance, before the partitions of `stream` move: everything processed for them
+/// reaches the lake, so their next owner resumes after it. If the flush fails, their buffered rows
+/// are dropped and the next owner writes them again.
+fn flush_before_revoke(lake: &Arc<Mutex<LakeWriter>>, stream: &'static str) -> RevokeHook {
+    let lake = Arc::clone(lake);
+    Box::new(move |partitions| {
+        let mut lake = lock(&lake);
+        if let Err(error) = lake.flush() {
+            error!(%error, stream, "lake flush before a rebalance failed; the next owner rewrites those rows");
+            lake.discard_buffered(stream, partitions);
+        }
+    })
+}
+
 fn lock(lake: &Mutex<LakeWriter>) -> MutexGuard<'_, LakeWriter> {
     lake.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -419,16 +425,7 @@ async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
     let stream: Arc<str> = Arc::from(streams::LISTINGS_BY_BLOCK);
     let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
     let lake = Arc::new(Mutex::new(LakeWriter::open(&config.lake)?));
-    let hook_lake = Arc::clone(&lake);
-    // Inside the rebalance, before the partitions move: everything processed for them reaches the
-    // lake, so their next owner resumes after it.
-    let on_revoke: RevokeHook = Box::new(move |partitions| {
-        let mut lake = lock(&hook_lake);
-        if let Err(error) = lake.flush() {
-            error!(%error, "lake flush before a rebalance failed; the next owner rewrites those rows");
-            lake.discard_buffered(streams::LISTINGS_BY_BLOCK, partitions);
-        }
-    });
+    let on_revoke = flush_before_revoke(&lake, streams::LISTINGS_BY_BLOCK);
     let mut consumer = bus.consumer(&stream, &group, Some(on_revoke))?;
     let enriched_out = bus.producer(streams::LEADS_ENRICHED)?;
     let quarantine_out = bus.producer(streams::LEADS_QUARANTINE)?;

@@ -9,7 +9,7 @@
 //! - `<lake>/property_merges/part-<stream>-<partition>-<first>-<last>.parquet`: the merges the
 //!   dedupe stage decided, with the input position that decided each;
 //! - `<lake>/raw_listings/dt=YYYY-MM-DD/part-…`: the archive of every raw record received (by the
-//!   embedded runner, or by the `partition` job on Kafka), malformed ones included;
+//!   embedded runner, or by the `archive` job on Kafka), malformed ones included;
 //! - `<lake>/_manifest/leads.jsonl`: every committed file of both tables ([`manifest`]).
 //!
 //! `aiqleads run compact` merges small files ([`crate::compact`]); `aiqleads run backfill` rebuilds
@@ -254,74 +254,45 @@ impl LakeWriter {
         }
 
         // Files are written aside first; the renames and the commit happen under the lock.
-        let mut pending: Vec<(PathBuf, PathBuf, ManifestEntry)> = Vec::new();
+        let mut pending: Vec<Staged> = Vec::new();
         let properties = writer_properties(self.config.row_group_rows.get())?;
         for ((stream, partition, dt, state), rows) in groups {
-            let (first, last) = offset_range(rows.iter().map(|(_, p)| p.offset));
+            let range = offset_range(rows.iter().map(|(_, p)| p.offset));
             let dir = self
                 .root
                 .join(LEADS)
                 .join(format!("dt={dt}"))
                 .join(format!("state={state}"));
-            let path = dir.join(part_name(&stream, partition, first, last));
-            let tmp = write_parquet_aside(&path, &leads_to_record_batch(&rows)?, &properties)?;
-            pending.push((
-                tmp,
-                path.clone(),
-                ManifestEntry {
-                    path: relative_name(&self.root, &path),
-                    table: LEADS.to_owned(),
-                    stream,
-                    partition,
-                    first_offset: first,
-                    last_offset: last,
-                    rows: rows.len(),
-                },
-            ));
+            let batch = leads_to_record_batch(&rows)?;
+            pending.push(self.stage(LEADS, dir, &batch, stream, partition, range, &properties)?);
         }
         for ((stream, partition), merges) in merge_groups {
-            let (first, last) = offset_range(merges.iter().map(|(_, p, _)| p.offset));
-            let path = self
-                .root
-                .join(PROPERTY_MERGES)
-                .join(part_name(&stream, partition, first, last));
-            let tmp = write_parquet_aside(&path, &merges_to_record_batch(&merges)?, &properties)?;
-            pending.push((
-                tmp,
-                path.clone(),
-                ManifestEntry {
-                    path: relative_name(&self.root, &path),
-                    table: PROPERTY_MERGES.to_owned(),
-                    stream,
-                    partition,
-                    first_offset: first,
-                    last_offset: last,
-                    rows: merges.len(),
-                },
-            ));
+            let range = offset_range(merges.iter().map(|(_, p, _)| p.offset));
+            let dir = self.root.join(PROPERTY_MERGES);
+            let batch = merges_to_record_batch(&merges)?;
+            pending.push(self.stage(
+                PROPERTY_MERGES,
+                dir,
+                &batch,
+                stream,
+                partition,
+                range,
+                &properties,
+            )?);
         }
-
         for ((stream, partition, dt), rows) in raw_groups {
-            let (first, last) = offset_range(rows.iter().map(|r| r.position.offset));
-            let path = self
-                .root
-                .join(RAW_LISTINGS)
-                .join(format!("dt={dt}"))
-                .join(part_name(&stream, partition, first, last));
-            let tmp = write_parquet_aside(&path, &raw_to_record_batch(&rows)?, &properties)?;
-            pending.push((
-                tmp,
-                path.clone(),
-                ManifestEntry {
-                    path: relative_name(&self.root, &path),
-                    table: RAW_LISTINGS.to_owned(),
-                    stream,
-                    partition,
-                    first_offset: first,
-                    last_offset: last,
-                    rows: rows.len(),
-                },
-            ));
+            let range = offset_range(rows.iter().map(|r| r.position.offset));
+            let dir = self.root.join(RAW_LISTINGS).join(format!("dt={dt}"));
+            let batch = raw_to_record_batch(&rows)?;
+            pending.push(self.stage(
+                RAW_LISTINGS,
+                dir,
+                &batch,
+                stream,
+                partition,
+                range,
+                &properties,
+            )?);
         }
 
         let _lock = ManifestLock::acquire(&self.root)?;
@@ -342,6 +313,38 @@ impl LakeWriter {
             }
         }
         Ok(())
+    }
+}
+
+/// A file written aside, where it goes, and its manifest entry.
+type Staged = (PathBuf, PathBuf, ManifestEntry);
+
+impl LakeWriter {
+    /// Writes `batch` aside as the file of `table` in `dir` for `stream`/`partition` and the offset
+    /// `range`; the flush renames and commits it.
+    #[allow(clippy::too_many_arguments)]
+    fn stage(
+        &self,
+        table: &str,
+        dir: PathBuf,
+        batch: &RecordBatch,
+        stream: String,
+        partition: i32,
+        (first, last): (i64, i64),
+        properties: &WriterProperties,
+    ) -> Result<Staged> {
+        let path = dir.join(part_name(&stream, partition, first, last));
+        let tmp = write_parquet_aside(&path, batch, properties)?;
+        let entry = ManifestEntry {
+            path: relative_name(&self.root, &path),
+            table: table.to_owned(),
+            stream,
+            partition,
+            first_offset: first,
+            last_offset: last,
+            rows: batch.num_rows(),
+        };
+        Ok((tmp, path, entry))
     }
 }
 

@@ -293,16 +293,10 @@ impl PostgresStore {
             "COPY listings_copy_baseline ({}) FROM STDIN (FORMAT binary)",
             column_names()
         );
-        let mut copy = tx.copy_in_raw(&statement).await?;
-        let mut rows = BinaryCopy::new();
-        for lead in leads {
-            encode_listing(&mut rows, lead)?;
-            if rows.len() >= COPY_CHUNK_BYTES {
-                copy.send(rows.take()).await?;
-            }
-        }
-        copy.send(rows.finish()).await?;
-        copy.finish().await?;
+        copy_all(&mut tx, &statement, leads, |rows, lead| {
+            encode_listing(rows, lead)
+        })
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -320,30 +314,15 @@ impl PostgresStore {
             "COPY listings ({}) FROM STDIN (FORMAT binary)",
             column_names()
         );
-        let mut copy = tx.copy_in_raw(&statement).await?;
-        let mut rows = BinaryCopy::new();
-        for lead in listings {
-            encode_listing(&mut rows, lead)?;
-            if rows.len() >= COPY_CHUNK_BYTES {
-                copy.send(rows.take()).await?;
-            }
-        }
-        copy.send(rows.finish()).await?;
-        copy.finish().await?;
+        copy_all(&mut tx, &statement, listings, |rows, lead| {
+            encode_listing(rows, lead)
+        })
+        .await?;
         let statement = format!(
             "COPY leads ({SURVIVOR_COLUMNS}, status, schema_version, listing_count, sources) \
              FROM STDIN (FORMAT binary)"
         );
-        let mut copy = tx.copy_in_raw(&statement).await?;
-        let mut rows = BinaryCopy::new();
-        for survivor in survivors {
-            encode_survivor(&mut rows, survivor)?;
-            if rows.len() >= COPY_CHUNK_BYTES {
-                copy.send(rows.take()).await?;
-            }
-        }
-        copy.send(rows.finish()).await?;
-        copy.finish().await?;
+        copy_all(&mut tx, &statement, survivors, encode_survivor).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -508,6 +487,26 @@ fn encode_shared_columns(rows: &mut BinaryCopy, lead: &Lead) -> Result<()> {
     rows.float8(Some(f64::from(lead.completeness)));
     rows.int8(Some(i64::from(lead.lead_price)));
     rows.jsonb(&price_breakdown_json(lead)?)?;
+    Ok(())
+}
+
+/// Streams `items` through one binary `COPY` (`statement`), in chunks of [`COPY_CHUNK_BYTES`].
+async fn copy_all<T>(
+    tx: &mut Transaction<'_, Postgres>,
+    statement: &str,
+    items: &[T],
+    mut encode: impl FnMut(&mut BinaryCopy, &T) -> Result<()>,
+) -> Result<()> {
+    let mut copy = tx.copy_in_raw(statement).await?;
+    let mut rows = BinaryCopy::new();
+    for item in items {
+        encode(&mut rows, item)?;
+        if rows.len() >= COPY_CHUNK_BYTES {
+            copy.send(rows.take()).await?;
+        }
+    }
+    copy.send(rows.finish()).await?;
+    copy.finish().await?;
     Ok(())
 }
 
