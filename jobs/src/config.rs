@@ -232,14 +232,17 @@ mod tests {
 
     #[test]
     fn printed_configuration_loads_back_identically() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("aiq.toml");
-        let printed = Config::default().to_toml().unwrap();
-        std::fs::write(&path, &printed).unwrap();
-        assert_eq!(
-            Config::load(Some(&path)).unwrap().to_toml().unwrap(),
-            printed
-        );
+        // In a jail: other tests set AIQ__ variables, and the process environment is shared.
+        figment::Jail::expect_with(|jail| {
+            let printed = Config::default().to_toml().unwrap();
+            jail.create_file("aiq.toml", &printed)?;
+            let path = jail.directory().join("aiq.toml");
+            assert_eq!(
+                Config::load(Some(&path)).unwrap().to_toml().unwrap(),
+                printed
+            );
+            Ok(())
+        });
     }
 
     #[test]

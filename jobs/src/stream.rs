@@ -436,13 +436,15 @@ async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
         for change in consumer.take_rebalances() {
             match change {
                 Rebalanced::Assigned(partitions) => {
-                    stop.note_assignment();
                     for partition in partitions {
                         let (state, replayed) =
                             restore(bus, &store, &lake, config, &group, partition).await?;
                         stats.replayed += replayed;
                         states.insert(partition, state);
                     }
+                    // The quiet spell counts from when the partitions are ready: a long replay is
+                    // work, not idleness (counting it stopped batch runs before their records).
+                    stop.note_assignment();
                 }
                 Rebalanced::Revoked(partitions) => {
                     for partition in partitions {
