@@ -10,9 +10,11 @@
 //! The broker binary comes from `AIQ_TANSU` (scripts/test.sh installs it into its cache) and
 //! Postgres from `AIQ_TEST_POSTGRES_URL`; a test without them fails and says so.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aiq_kafka::{Bus, KafkaSettings, Outgoing, streams};
@@ -138,6 +140,48 @@ impl Drop for Database {
                 })
         });
         let _ = dropped.join();
+    }
+}
+
+/// A spawned `aiqleads` whose standard error is read as it comes (so a test can wait for a log line)
+/// without ever filling the pipe.
+struct WatchedChild {
+    child: Child,
+    log: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl WatchedChild {
+    fn spawn(mut command: Command) -> WatchedChild {
+        let mut child = command
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("aiqleads starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&log);
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        WatchedChild { child, log, reader }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits for the exit; the output's stderr is empty, the log holds it.
+    fn wait(self) -> (Output, String) {
+        let output = self.child.wait_with_output().expect("aiqleads exits");
+        self.reader.join().expect("stderr reader");
+        let log = self.log.lock().unwrap().clone();
+        (output, log)
     }
 }
 
@@ -538,19 +582,63 @@ async fn two_processes_in_one_group_split_the_partitions_and_agree_with_one() {
         name: "pair".into(),
     };
     deployment.run(&["kafka", "create-topics", "--partitions", PARTITIONS]);
+    // Both members join the enrich group before any record is published. Otherwise the one that
+    // joins first may enrich everything before a cooperative rebalance hands the other its share,
+    // which is correct but shows nothing of the split.
+    let members: Vec<WatchedChild> = (0..2)
+        .map(|_| {
+            let mut command = deployment.command(&["run", "all", "--exit-when-idle", "15s"]);
+            command.env("AIQ_LOG", "warn,aiq_kafka=info");
+            WatchedChild::spawn(command)
+        })
+        .collect();
+    // Assignments are incremental (cooperative rebalancing): replay them to know what is held.
+    let holds_enrich_partitions = |log: &str| {
+        let mut held = std::collections::BTreeSet::new();
+        for line in log
+            .lines()
+            .filter(|line| line.contains("group=pair.enrich"))
+        {
+            let Some((_, list)) = line.split_once("partitions=[") else {
+                continue;
+            };
+            let partitions = list
+                .trim_end_matches(']')
+                .split(", ")
+                .filter_map(|p| p.parse::<i32>().ok());
+            if line.contains("partitions assigned") {
+                held.extend(partitions);
+            } else if line.contains("partitions revoked") {
+                for partition in partitions {
+                    held.remove(&partition);
+                }
+            }
+        }
+        !held.is_empty()
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !members
+        .iter()
+        .all(|member| holds_enrich_partitions(&member.log()))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "both members hold enrich partitions within 90 s:\n{}",
+            members
+                .iter()
+                .map(WatchedChild::log)
+                .collect::<Vec<_>>()
+                .join("\n--\n")
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     publish(&broker.url(), 4).await;
-    let first = deployment.spawn(&["run", "all", "--exit-when-idle", "4s"]);
-    let second = deployment.spawn(&["run", "all", "--exit-when-idle", "4s"]);
     let mut enriched_by = Vec::new();
     let mut summaries = String::new();
-    for child in [first, second] {
-        let output = child.wait_with_output().unwrap();
+    for member in members {
+        let (output, log) = member.wait();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "{stdout}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "{stdout}{log}");
         summaries.push_str(&stdout);
         let records: u64 = stdout
             .lines()

@@ -1,7 +1,7 @@
 //! The one generic runner: consume a batch, decode, run the stage, write every sink, commit offsets.
 //! The embedded `memory://` bus, Kafka and a file all feed it the same [`Record`]s.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -277,8 +277,16 @@ pub struct StopWhen {
     _never: Option<watch::Sender<bool>>,
     idle_limit: Option<Duration>,
     quiet_since: Instant,
-    assigned: bool,
+    /// Whether the group has answered at all (an assignment, possibly empty).
+    joined: bool,
+    /// The partitions held now: cooperative rebalances add and take away a few at a time.
+    held: BTreeSet<i32>,
 }
+
+/// How long a member that holds no partition waits before it calls itself idle. In a cooperative
+/// rebalance a newcomer is first assigned nothing while another member gives partitions up, and
+/// receives them a round later, seconds after; a short idle limit must not end it in between.
+const UNASSIGNED_PATIENCE: Duration = Duration::from_secs(30);
 
 impl StopWhen {
     pub fn new(shutdown: watch::Receiver<bool>, idle_limit: Option<Duration>) -> StopWhen {
@@ -287,7 +295,8 @@ impl StopWhen {
             _never: None,
             idle_limit,
             quiet_since: Instant::now(),
-            assigned: false,
+            joined: false,
+            held: BTreeSet::new(),
         }
     }
 
@@ -300,20 +309,37 @@ impl StopWhen {
         }
     }
 
-    /// Partitions arrived (they may hold work): the quiet spell counts from now.
-    pub fn note_assignment(&mut self) {
-        self.assigned = true;
-        self.quiet_since = Instant::now();
+    /// Notes the partitions that arrived and left. The quiet spell counts from the last change: new
+    /// partitions may hold work. Jobs that restore state call this once the partitions are ready,
+    /// since a long restore is work, not idleness.
+    pub fn note_rebalances(&mut self, changes: &[Rebalanced]) {
+        for change in changes {
+            match change {
+                Rebalanced::Assigned(partitions) => {
+                    self.joined = true;
+                    self.held.extend(partitions);
+                }
+                Rebalanced::Revoked(partitions) => {
+                    for partition in partitions {
+                        self.held.remove(partition);
+                    }
+                }
+            }
+            self.quiet_since = Instant::now();
+        }
     }
 
-    /// Notes the assignments among `changes`.
-    pub fn note_rebalances(&mut self, changes: &[Rebalanced]) {
-        if changes
-            .iter()
-            .any(|change| matches!(change, Rebalanced::Assigned(_)))
-        {
-            self.note_assignment();
-        }
+    /// Whether a batch run has waited long enough with nothing to do.
+    fn idle(&self) -> bool {
+        let Some(limit) = self.idle_limit else {
+            return false;
+        };
+        let patience = if self.held.is_empty() {
+            limit.max(UNASSIGNED_PATIENCE)
+        } else {
+            limit
+        };
+        self.joined && self.quiet_since.elapsed() >= patience
     }
 
     /// The next batch (possibly empty on Kafka), or `None` when the loop should stop.
@@ -340,11 +366,8 @@ impl StopWhen {
         }?;
         if !batch.is_empty() {
             self.quiet_since = Instant::now();
-        } else if let Some(limit) = self.idle_limit
-            && self.assigned
-            && self.quiet_since.elapsed() >= limit
-        {
-            info!(idle = ?limit, "no new records: stopping");
+        } else if self.idle() {
+            info!(idle = ?self.quiet_since.elapsed(), held = ?self.held, "no new records: stopping");
             return None;
         }
         Some(batch)
@@ -436,4 +459,48 @@ fn reference_position(reference: &str) -> Option<StreamPosition> {
         partition,
         offset,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch_run(limit: Duration) -> StopWhen {
+        let (sender, receiver) = watch::channel(false);
+        // Dropping the sender never signals a shutdown; the idle limit alone decides.
+        drop(sender);
+        StopWhen::new(receiver, Some(limit))
+    }
+
+    #[test]
+    fn a_member_is_idle_only_after_joining_and_a_quiet_spell_with_partitions() {
+        let limit = Duration::from_millis(100);
+        let mut stop = batch_run(limit);
+        std::thread::sleep(limit * 3 / 2);
+        assert!(!stop.idle(), "not idle before the group answered");
+        stop.note_rebalances(&[Rebalanced::Assigned(vec![0, 1])]);
+        assert!(!stop.idle(), "an assignment restarts the quiet spell");
+        std::thread::sleep(limit * 3 / 2);
+        assert!(stop.idle());
+    }
+
+    #[test]
+    fn a_member_holding_nothing_waits_for_the_second_round_of_a_cooperative_rebalance() {
+        let limit = Duration::from_millis(100);
+        let mut stop = batch_run(limit);
+        // Round one gives a newcomer nothing while another member lets partitions go.
+        stop.note_rebalances(&[Rebalanced::Assigned(vec![])]);
+        std::thread::sleep(limit * 3 / 2);
+        assert!(
+            !stop.idle(),
+            "holding nothing, it waits {UNASSIGNED_PATIENCE:?}"
+        );
+        stop.note_rebalances(&[Rebalanced::Assigned(vec![2, 3])]);
+        std::thread::sleep(limit * 3 / 2);
+        assert!(stop.idle());
+        // Everything revoked: back to waiting.
+        stop.note_rebalances(&[Rebalanced::Revoked(vec![2, 3])]);
+        std::thread::sleep(limit * 3 / 2);
+        assert!(!stop.idle());
+    }
 }

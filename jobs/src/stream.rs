@@ -433,26 +433,27 @@ async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
     let mut stats = JobStats::default();
     let mut stats_refreshed = Instant::now();
     while let Some(records) = stop.next_batch(&mut consumer, &config.runner).await {
-        for change in consumer.take_rebalances() {
+        let rebalances = consumer.take_rebalances();
+        for change in &rebalances {
             match change {
                 Rebalanced::Assigned(partitions) => {
-                    for partition in partitions {
+                    for &partition in partitions {
                         let (state, replayed) =
                             restore(bus, &store, &lake, config, &group, partition).await?;
                         stats.replayed += replayed;
                         states.insert(partition, state);
                     }
-                    // The quiet spell counts from when the partitions are ready: a long replay is
-                    // work, not idleness (counting it stopped batch runs before their records).
-                    stop.note_assignment();
                 }
                 Rebalanced::Revoked(partitions) => {
                     for partition in partitions {
-                        states.remove(&partition);
+                        states.remove(partition);
                     }
                 }
             }
         }
+        // The quiet spell counts from when the partitions are ready: a long replay is work, not
+        // idleness (counting it stopped batch runs before their records).
+        stop.note_rebalances(&rebalances);
         if records.is_empty() {
             // Quiet: write rows that waited long enough.
             lock(&lake).flush_if_due()?;

@@ -179,6 +179,7 @@ impl KafkaBus {
         on_revoke: Option<RevokeHook>,
     ) -> Result<KafkaConsumer> {
         let context = GroupContext {
+            group: group.to_owned(),
             topic: topic.to_owned(),
             events: Mutex::default(),
             on_revoke,
@@ -277,6 +278,7 @@ pub enum Rebalanced {
 }
 
 struct GroupContext {
+    group: String,
     topic: String,
     events: Mutex<VecDeque<Rebalanced>>,
     on_revoke: Option<RevokeHook>,
@@ -325,7 +327,7 @@ impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             let partitions = self.partitions(list);
-            info!(topic = %self.topic, ?partitions, "partitions revoked");
+            info!(group = %self.group, topic = %self.topic, ?partitions, "partitions revoked");
             if let Some(hook) = &self.on_revoke {
                 hook(&partitions);
             }
@@ -337,7 +339,7 @@ impl ConsumerContext for GroupContext {
         match rebalance {
             Rebalance::Assign(list) => {
                 let partitions = self.partitions(list);
-                info!(topic = %self.topic, ?partitions, "partitions assigned");
+                info!(group = %self.group, topic = %self.topic, ?partitions, "partitions assigned");
                 self.push(Rebalanced::Assigned(partitions));
             }
             Rebalance::Revoke(_) => {}
