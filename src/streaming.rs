@@ -58,7 +58,8 @@ pub(crate) struct RunArgs {
     /// The job(s) to run; start several processes with the same job to share its partitions.
     #[arg(value_enum, required = true)]
     jobs: Vec<JobArg>,
-    /// Stop once no new record arrived for this long (e.g. `10s`), for batch runs; without it a
+    /// Stop once no new record arrived for this long (e.g. `10s`), for batch runs; a member that
+    /// holds no partition waits at least 30 s (a rebalance may still hand it some). Without it a
     /// job runs until SIGTERM or Ctrl-C, then finishes its batch, flushes and commits.
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
     exit_when_idle: Option<Duration>,
