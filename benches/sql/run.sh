@@ -40,7 +40,8 @@ datafusion_seconds = time.perf_counter() - started
 if run.returncode != 0:
     sys.exit(f"aiqleads sql failed: {run.stderr}")
 
-# DuckDB: the same views over the same files, then the same queries (dialect differences only).
+# DuckDB: the same rows under the same names (current_leads by its plain definition, a window with
+# the same order and tiebreak as aiqleads), then the same queries (dialect differences only).
 def duck_dialect(sql):
     return (sql.replace("first_value(", "first(").replace("last_value(", "last(")
                .replace("to_unixtime(", "epoch("))
@@ -48,7 +49,9 @@ started = time.perf_counter()
 con = duckdb.connect()
 con.execute(f"CREATE VIEW leads AS SELECT * FROM read_parquet('{lake}/leads/**/*.parquet', hive_partitioning = true)")
 con.execute("""CREATE VIEW current_leads AS SELECT * EXCLUDE (fetch_rank) FROM (
-    SELECT *, row_number() OVER (PARTITION BY source, source_listing_id ORDER BY fetched_at DESC, dt DESC) AS fetch_rank
+    SELECT *, row_number() OVER (PARTITION BY source, source_listing_id
+        ORDER BY fetched_at DESC NULLS LAST, input_stream DESC NULLS LAST,
+                 input_partition DESC NULLS LAST, input_offset DESC NULLS LAST) AS fetch_rank
     FROM leads) WHERE fetch_rank = 1""")
 duck_answers = [con.execute(duck_dialect(q)).fetchall() for q in queries]
 duckdb_seconds = time.perf_counter() - started

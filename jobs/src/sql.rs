@@ -3,8 +3,10 @@
 //! [`Lake::open`] registers what the lake holds, by name:
 //! - `leads`: every processed listing (`<lake>/leads/dt=YYYY-MM-DD/state=XX/*.parquet`), with the
 //!   Hive partition columns `dt` (a date) and `state` (text), so a filter on either skips whole folders;
-//! - `current_leads` (view): the newest row per listing (`source`, `source_listing_id`) by `fetched_at`,
-//!   because a listing fetched again is written again;
+//! - `current_leads` (view): the newest row per listing (`source`, `source_listing_id`) by `fetched_at`
+//!   (ties to the record processed last), because a listing fetched again is written again;
+//! - `superseded_leads`: the key, fetch time and input position of the other rows, the ones
+//!   `current_leads` leaves out (kept in memory, recomputed when the `leads` files change);
 //! - `market_stats` (view): per `postal_code` and `listing_kind`, the active supply and the medians of
 //!   list price, price per square foot and lead price, over `current_leads`;
 //! - `raw_listings`: every raw record received, as it arrived, partitioned by `dt` (receive date);
@@ -38,12 +40,15 @@ use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::json::LineDelimitedWriter;
 use datafusion::arrow::util::pretty::pretty_format_batches_with_schema;
+use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::DataFusionError;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -60,16 +65,45 @@ pub const RAW_LISTINGS_TABLE: &str = "raw_listings";
 /// Folders under the lake root that are not tables.
 const NOT_TABLES: [&str; 1] = ["_manifest"];
 
+/// Name of the in-memory table of superseded `leads` rows (see [`CURRENT_LEADS_VIEW`]).
+pub const SUPERSEDED_LEADS_TABLE: &str = "superseded_leads";
+
+/// The rows of `leads` that a newer fetch of the same listing (`source`, `source_listing_id`)
+/// replaced: every row of a listing but the newest by `fetched_at`, ties going to the later input
+/// position (the record processed last, as in the store). Listings fetched once, nearly all of them,
+/// are left out by the `HAVING` before anything is sorted; only the few repeated ones are ranked.
+const SUPERSEDED_LEADS_QUERY: &str = "
+SELECT source, source_listing_id, fetched_at, input_stream, input_partition, input_offset FROM (
+    SELECT l.source, l.source_listing_id, l.fetched_at,
+        l.input_stream, l.input_partition, l.input_offset,
+        row_number() OVER (
+            PARTITION BY l.source, l.source_listing_id
+            ORDER BY l.fetched_at DESC NULLS LAST, l.input_stream DESC NULLS LAST,
+                l.input_partition DESC NULLS LAST, l.input_offset DESC NULLS LAST
+        ) AS fetch_rank
+    FROM leads l
+    JOIN (
+        SELECT source, source_listing_id FROM leads
+        GROUP BY source, source_listing_id HAVING count(*) > 1
+    ) repeated
+      ON l.source = repeated.source AND l.source_listing_id = repeated.source_listing_id
+) WHERE fetch_rank > 1";
+
 /// The newest row of each listing. A listing fetched again is written again (with its new price or
 /// status), so counting `leads` counts fetches; counting `current_leads` counts listings.
+///
+/// Defined as `leads` minus `superseded_leads` (a small in-memory table the session keeps in step
+/// with the files), rather than as a window over `leads`: the anti-join probes a hash table of a few
+/// thousand positions, where the window sorted every row of the lake for every query. An input
+/// position identifies one row: the lake's exactly-once writer never writes a position twice.
 const CURRENT_LEADS_VIEW: &str = "CREATE VIEW current_leads AS
-SELECT * EXCLUDE (fetch_rank) FROM (
-    SELECT *, row_number() OVER (
-        PARTITION BY source, source_listing_id
-        ORDER BY fetched_at DESC, dt DESC
-    ) AS fetch_rank
-    FROM leads
-) WHERE fetch_rank = 1";
+SELECT * FROM leads l
+WHERE NOT EXISTS (
+    SELECT 1 FROM superseded_leads s
+    WHERE s.input_stream = l.input_stream
+      AND s.input_partition = l.input_partition
+      AND s.input_offset = l.input_offset
+)";
 
 /// Market statistics per postal code and listing kind over the listings on sale now (not
 /// quarantined, not sold). Rent and sale are never mixed: their prices are not comparable.
@@ -188,6 +222,23 @@ impl QueryResult {
 pub struct Lake {
     context: SessionContext,
     tables: Vec<String>,
+    superseded: Option<SupersededLeads>,
+}
+
+/// The `superseded_leads` table and the state of the `leads` files it was computed from. The table
+/// object stays the same (views planned against it keep working); its rows are replaced in place.
+struct SupersededLeads {
+    leads_dir: PathBuf,
+    table: Arc<MemTable>,
+    computed_for: tokio::sync::Mutex<Option<Vec<FileStamp>>>,
+}
+
+/// One Parquet file as last seen: a changed size or modification time means it was replaced.
+#[derive(Debug, PartialEq, Eq)]
+struct FileStamp {
+    path: PathBuf,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
 }
 
 impl Lake {
@@ -195,13 +246,29 @@ impl Lake {
     /// a session with no tables, not an error: `SHOW TABLES` then says so.
     pub async fn open(root: &Path) -> Result<Lake, SqlError> {
         let config = SessionConfig::new().with_information_schema(true);
-        let context = SessionContext::new_with_config(config);
+        // DataFusion keeps folder listings forever by default, so an open prompt would never see the
+        // files a writer or `compact` adds; listing a local folder costs next to nothing.
+        let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_cache_manager(caches)
+            .build_arc()?;
+        let context = SessionContext::new_with_config_rt(config, runtime);
         let mut tables = Vec::new();
+        let mut superseded = None;
 
         let leads_dir = root.join(LEADS_TABLE);
         if leads_dir.is_dir() {
             context.register_table(LEADS_TABLE, Arc::new(leads_table(&leads_dir)?))?;
             tables.push(LEADS_TABLE.to_owned());
+            let schema = context
+                .sql(SUPERSEDED_LEADS_QUERY)
+                .await?
+                .schema()
+                .as_arrow()
+                .clone();
+            let table = Arc::new(MemTable::try_new(Arc::new(schema), vec![Vec::new()])?);
+            context.register_table(SUPERSEDED_LEADS_TABLE, table.clone())?;
+            tables.push(SUPERSEDED_LEADS_TABLE.to_owned());
             for (name, view) in [
                 ("current_leads", CURRENT_LEADS_VIEW),
                 ("market_stats", MARKET_STATS_VIEW),
@@ -209,6 +276,11 @@ impl Lake {
                 context.sql(view).await?;
                 tables.push(name.to_owned());
             }
+            superseded = Some(SupersededLeads {
+                leads_dir,
+                table,
+                computed_for: tokio::sync::Mutex::new(None),
+            });
         }
 
         let raw_dir = root.join(RAW_LISTINGS_TABLE);
@@ -229,7 +301,47 @@ impl Lake {
             tables.push(name);
         }
         tracing::debug!(lake = %root.display(), ?tables, "lake tables registered");
-        Ok(Lake { context, tables })
+        let lake = Lake {
+            context,
+            tables,
+            superseded,
+        };
+        lake.refresh().await?;
+        Ok(lake)
+    }
+
+    /// Brings `superseded_leads` (and so `current_leads`) up to date with the `leads` files, when
+    /// they changed since it was last computed: a writer or `compact` may have run since. [`query`]
+    /// calls it before every statement; callers using [`context`] directly call it themselves.
+    ///
+    /// [`query`]: Lake::query
+    /// [`context`]: Lake::context
+    pub async fn refresh(&self) -> Result<(), SqlError> {
+        let Some(superseded) = &self.superseded else {
+            return Ok(());
+        };
+        let mut computed_for = superseded.computed_for.lock().await;
+        let stamps = file_stamps(&superseded.leads_dir)?;
+        if computed_for.as_ref() == Some(&stamps) {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let rows = self
+            .context
+            .sql(SUPERSEDED_LEADS_QUERY)
+            .await?
+            .collect()
+            .await?;
+        let count: usize = rows.iter().map(RecordBatch::num_rows).sum();
+        *superseded.table.batches[0].write().await = rows;
+        tracing::debug!(
+            files = stamps.len(),
+            superseded_rows = count,
+            elapsed = ?started.elapsed(),
+            "superseded leads recomputed"
+        );
+        *computed_for = Some(stamps);
+        Ok(())
     }
 
     /// Names of the registered tables and views, in registration order.
@@ -245,6 +357,7 @@ impl Lake {
     /// Runs one statement and collects its rows. Statements that would write (`INSERT`, `COPY`) are
     /// refused: the lake's files belong to its exactly-once writer.
     pub async fn query(&self, sql: &str) -> Result<QueryResult, SqlError> {
+        self.refresh().await?;
         let read_only = SQLOptions::new().with_allow_dml(false);
         let frame = self.context.sql_with_options(sql, read_only).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
@@ -326,6 +439,39 @@ fn other_table_dirs(root: &Path) -> Result<Vec<(String, PathBuf)>, SqlError> {
     }
     found.sort();
     Ok(found)
+}
+
+/// The Parquet files under `dir` (any depth), sorted by path.
+fn file_stamps(dir: &Path) -> Result<Vec<FileStamp>, SqlError> {
+    fn walk(dir: &Path, out: &mut Vec<FileStamp>) -> Result<(), SqlError> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            // A partition folder compaction just removed.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(crate::Error::io("read folder", dir, error).into()),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| crate::Error::io("read folder", dir, e))?;
+            let path = entry.path();
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if metadata.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|ext| ext == "parquet") {
+                out.push(FileStamp {
+                    path,
+                    len: metadata.len(),
+                    modified: metadata.modified().ok(),
+                });
+            }
+        }
+        Ok(())
+    }
+    let mut stamps = Vec::new();
+    walk(dir, &mut stamps)?;
+    stamps.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(stamps)
 }
 
 fn holds_parquet(dir: &Path) -> bool {

@@ -405,6 +405,60 @@ async fn a_second_embedded_run_into_the_same_lake_and_store_loses_nothing() {
     );
 }
 
+/// A session opened before a writer adds files sees them in `current_leads` at its next statement:
+/// the superseded rows are recomputed when the `leads` files change, not kept from the opening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_sql_session_follows_a_later_run_into_the_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    small_files(&mut config);
+    config.store.url = format!("sqlite://{}", dir.path().join("aiq.db").display());
+    config.lake.dir = dir.path().join("lake");
+    let feed = || Feed::File {
+        path: fixture("listings.jsonl"),
+    };
+    run_ingest(config.clone(), feed()).await.unwrap();
+    let first_run: Vec<(String, i32, i64)> = lake_leads(&config.lake.dir)
+        .into_iter()
+        .map(|(stream, partition, offset, _)| (stream, partition, offset))
+        .collect();
+
+    let lake = Lake::open(&config.lake.dir).await.unwrap();
+    let listings = "SELECT count(*) AS n FROM current_leads";
+    let csv = |result: aiq_jobs::sql::QueryResult| {
+        let mut out = Vec::new();
+        aiq_jobs::sql::write_result(&result, aiq_jobs::sql::OutputFormat::Csv, None, &mut out)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let before = csv(lake.query(listings).await.unwrap());
+
+    // The same listings fetched again, later: every current row now comes from the second run.
+    run_ingest(config.clone(), feed()).await.unwrap();
+    assert_eq!(csv(lake.query(listings).await.unwrap()), before);
+    let positions = lake
+        .query("SELECT input_stream, input_partition, input_offset FROM current_leads")
+        .await
+        .unwrap();
+    let mut from_first_run = 0;
+    for batch in &positions.batches {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Int32Type, Int64Type};
+        let streams = batch.column(0).as_string::<i32>();
+        let partitions = batch.column(1).as_primitive::<Int32Type>();
+        let offsets = batch.column(2).as_primitive::<Int64Type>();
+        for row in 0..batch.num_rows() {
+            let position = (
+                streams.value(row).to_owned(),
+                partitions.value(row),
+                offsets.value(row),
+            );
+            from_first_run += usize::from(first_run.contains(&position));
+        }
+    }
+    assert_eq!(from_first_run, 0, "rows of the first run are superseded");
+}
+
 async fn stored_dead_letters(url: &str) -> i64 {
     let store = Store::open(url, 2).await.unwrap();
     let counts = store.counts().await.unwrap();

@@ -333,3 +333,54 @@ async fn an_empty_lake_has_no_tables_but_answers() {
     let error = csv_of(&config, "SELECT * FROM leads").await.unwrap_err();
     assert!(error.is_bad_query());
 }
+
+/// One JSON line of a listing fetched at `fetched_at` for `price`.
+fn fetch_line(id: &str, fetched_at: &str, price: u32) -> String {
+    serde_json::json!({
+        "source": "craigslist", "source_listing_id": id,
+        "url": format!("https://providence.craigslist.org/apa/d/warwick/{id}.html"),
+        "listing_kind": "rent", "list_price": price, "bedrooms_total": 2,
+        "city": "Warwick", "state_or_province": "RI", "postal_code": "02889",
+        "title": "2 bedroom apartment", "fetched_at": fetched_at,
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn current_leads_keeps_the_newest_fetch_and_on_a_tie_the_one_processed_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("fetches.jsonl");
+    let lines = [
+        fetch_line("100", "2026-11-01T10:00:00Z", 1000),
+        fetch_line("100", "2026-11-03T10:00:00Z", 1100), // the newest fetch of 100
+        fetch_line("100", "2026-11-02T10:00:00Z", 1050), // older, processed later
+        fetch_line("200", "2026-11-05T10:00:00Z", 2000),
+        fetch_line("200", "2026-11-05T10:00:00Z", 2100), // same fetch time, processed last
+        fetch_line("300", "2026-11-05T10:00:00Z", 3000), // fetched once
+    ];
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let summary = run_file_pipeline(Config::default(), &input, &dir.path().join("out"), false)
+        .await
+        .unwrap();
+    let mut config = Config::default();
+    config.lake.dir = summary.lake_dir;
+
+    let current = csv_of(
+        &config,
+        "SELECT source_listing_id, list_price FROM current_leads ORDER BY source_listing_id",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        current,
+        "source_listing_id,list_price\n100,1100.0\n200,2100.0\n300,3000.0\n"
+    );
+    let superseded = csv_of(
+        &config,
+        "SELECT source_listing_id, count(*) AS rows FROM superseded_leads \
+         GROUP BY source_listing_id ORDER BY source_listing_id",
+    )
+    .await
+    .unwrap();
+    assert_eq!(superseded, "source_listing_id,rows\n100,2\n200,1\n");
+}
