@@ -20,7 +20,9 @@ bin="$CARGO_TARGET_DIR/release"
 
 echo "== a lake of $count listings"
 "$bin/examples/stream_bench" jsonl "$work/listings.jsonl" "$count"
-AIQ__LAKE__ROWS_PER_FILE=250000 "$bin/aiqleads" pipeline --input "$work/listings.jsonl" --out "$work/out" 2>&1 | head -1
+# The summary's first line only; through a file, since `| head` would end the run early by SIGPIPE.
+AIQ__LAKE__ROWS_PER_FILE=250000 "$bin/aiqleads" pipeline --input "$work/listings.jsonl" --out "$work/out" >"$work/pipeline.txt" 2>&1
+head -n 1 "$work/pipeline.txt"
 lake="$work/out/lake"
 
 python3 - "$bin/aiqleads" "$lake" jobs/tests/queries <<'PY'
