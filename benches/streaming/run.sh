@@ -36,6 +36,24 @@ echo "== tansu on 127.0.0.1:$port (storage in $work)"
   --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine sqlite://tansu.db >broker.log 2>&1) &
 broker_pid=$!
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+# tansu 0.6's SQLite schema has no index on `header (topition, offset_id)`, and a fetch looks up each
+# record's headers: every record fetched scans the whole header table, so draining N records with
+# headers (ours carry the schema version) costs N^2 and a 1M-record topic never drains. The index
+# tansu lacks, added to its database once it made its tables; both the limit and the job gain.
+python3 - "$work/tansu.db" <<'PY'
+import sqlite3, sys, time
+deadline = time.time() + 30
+while True:
+    try:
+        db = sqlite3.connect(sys.argv[1], timeout=30)
+        db.execute("CREATE INDEX IF NOT EXISTS header_by_record ON header (topition, offset_id)")
+        db.commit()
+        break
+    except sqlite3.OperationalError:
+        if time.time() > deadline:
+            raise
+        time.sleep(0.2)
+PY
 
 export AIQ__BUS__URL="kafka://127.0.0.1:$port"
 export AIQ__STORE__URL="postgres://postgres@127.0.0.1:5432/$database"

@@ -52,6 +52,10 @@ pub struct KafkaSettings {
     pub session_timeout_ms: u32,
     /// Most data prefetched per consumer (KiB): the bound of the consumer's queue.
     pub max_prefetch_kbytes: u32,
+    /// Most data one fetch asks of a partition (KiB; librdkafka's `max.partition.fetch.bytes`,
+    /// 1 MiB by default). Larger fetches mean fewer round trips while a job catches up on a backlog,
+    /// and some brokers (tansu on SQLite) do work per fetch in proportion to the partition's backlog.
+    pub max_partition_fetch_kbytes: u32,
     /// Partitions per listing topic when `aiqleads kafka create-topics` creates them.
     pub partitions: i32,
     pub replication_factor: i32,
@@ -69,6 +73,7 @@ impl Default for KafkaSettings {
             assignment_strategy: "cooperative-sticky".into(),
             session_timeout_ms: 10_000,
             max_prefetch_kbytes: 32 * 1024,
+            max_partition_fetch_kbytes: 8 * 1024,
             partitions: 12,
             replication_factor: 1,
             properties: BTreeMap::new(),
@@ -118,6 +123,10 @@ impl KafkaSettings {
             .set(
                 "queued.max.messages.kbytes",
                 self.max_prefetch_kbytes.max(1).to_string(),
+            )
+            .set(
+                "max.partition.fetch.bytes",
+                (u64::from(self.max_partition_fetch_kbytes.max(1)) * 1024).to_string(),
             );
         self.with_properties(config)
     }
