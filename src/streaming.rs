@@ -43,7 +43,9 @@ enum JobArg {
     DeadLetters,
     /// listings.raw -> the lake's raw_listings archive (every record as received, exactly once).
     Archive,
-    /// All four in this process.
+    /// marketplace.events (the API's views, cart adds, purchases) -> the store's marketplace_events.
+    Events,
+    /// All five in this process.
     All,
     /// Batch: merge each lake folder's small files into one, sorted for pruning (safe while the
     /// streaming jobs run; a folder that changes meanwhile is left for the next run).
@@ -58,7 +60,8 @@ pub(crate) struct RunArgs {
     /// The job(s) to run; start several processes with the same job to share its partitions.
     #[arg(value_enum, required = true)]
     jobs: Vec<JobArg>,
-    /// Stop once no new record arrived for this long (e.g. `10s`), for batch runs; a member that
+    /// Stop once no new record arrived for this long (e.g. `10s`), for batch runs, at any of the jobs
+    /// of this process (so `all` ends together, once the last output was consumed); a member that
     /// holds no partition waits at least 30 s (a rebalance may still hand it some). Without it a
     /// job runs until SIGTERM or Ctrl-C, then finishes its batch, flushes and commits.
     #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
@@ -142,6 +145,7 @@ pub(crate) fn run(args: RunArgs, config: Config) -> anyhow::Result<ExitCode> {
             JobArg::Enrich => &[Job::Enrich],
             JobArg::DeadLetters => &[Job::DeadLetters],
             JobArg::Archive => &[Job::Archive],
+            JobArg::Events => &[Job::Events],
             JobArg::All => &Job::ALL,
             JobArg::Compact | JobArg::Backfill => &[],
         };
@@ -170,6 +174,7 @@ pub(crate) fn run(args: RunArgs, config: Config) -> anyhow::Result<ExitCode> {
         tokio::spawn(stop_on_signals(stop));
         let options = JobOptions {
             exit_when_idle: args.exit_when_idle,
+            ..JobOptions::default()
         };
         let mut tasks = tokio::task::JoinSet::new();
         for job in jobs {

@@ -658,3 +658,74 @@ async fn two_processes_in_one_group_split_the_partitions_and_agree_with_one() {
     assert_eq!(rows, reference_rows(&broker, reference_lake.path()).await);
     assert_eq!(deployment.lake_counts(), (4 * 293, 4 * 293));
 }
+
+/// The API's marketplace events (with Kafka) reach the store's `marketplace_events` table once, a
+/// rerun stores nothing again, and an event that does not decode is a dead letter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marketplace_events_are_stored_once_and_the_malformed_dead_lettered() {
+    let broker = Broker::start();
+    let database = Database::create("events").await;
+    let lake = tempfile::tempdir().unwrap();
+    let deployment = Deployment {
+        bus: broker.url(),
+        store: database.url.clone(),
+        lake: lake.path().to_owned(),
+        name: "events".into(),
+    };
+    deployment.run(&["kafka", "create-topics", "--partitions", PARTITIONS]);
+    let kinds = ["view", "cart_add", "purchase"];
+    let mut records: Vec<Outgoing> = (0..60)
+        .map(|i| {
+            let event = serde_json::json!({
+                "kind": kinds[i % 3],
+                "property_id": format!("{:016x}", 1000 + i % 7),
+                "h3_cell": null,
+                "postal_code": format!("0288{}", i % 2),
+                "agent": format!("{:032x}", i % 5),
+                "at": "2026-12-01T10:00:00Z",
+            });
+            Outgoing::new(
+                format!("{:016x}", 1000 + i % 7).into_bytes(),
+                event.to_string().into_bytes(),
+            )
+        })
+        .collect();
+    records.push(Outgoing::new(
+        b"bad".to_vec(),
+        b"{\"kind\": \"stare\"}".to_vec(),
+    ));
+    let bus = Bus::open(&broker.url(), 16, &KafkaSettings::default()).unwrap();
+    bus.producer(streams::MARKETPLACE_EVENTS)
+        .unwrap()
+        .send_all(records)
+        .await
+        .unwrap();
+
+    for round in 0..2 {
+        deployment.run(&["run", "events", "--exit-when-idle", "3s"]);
+        let url = &database.url;
+        assert_eq!(
+            scalar(url, "SELECT count(*) FROM marketplace_events").await,
+            60,
+            "round {round}"
+        );
+        assert_eq!(
+            scalar(
+                url,
+                "SELECT count(*) FROM marketplace_events WHERE kind = 'purchase'"
+            )
+            .await,
+            20
+        );
+        assert_eq!(
+            scalar(
+                url,
+                "SELECT count(*) FROM dead_letters WHERE reason_code = 'invalid_json' \
+                 AND stage = 'marketplace_event_decode'"
+            )
+            .await,
+            1,
+            "round {round}"
+        );
+    }
+}

@@ -85,6 +85,7 @@ async fn main() -> Result<(), String> {
                     relabels: &[],
                     relabel_positions: &[],
                     dead_letters: &[],
+                    marketplace_events: &[],
                     next_offsets: &next_offsets,
                 },
             )

@@ -285,6 +285,7 @@ impl PartitionBackfill<'_> {
                             relabels: &relabels,
                             relabel_positions: &relabel_positions,
                             dead_letters: &[],
+                            marketplace_events: &[],
                             next_offsets: &next_offsets,
                         },
                     )

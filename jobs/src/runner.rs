@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aiq_pipeline::{Enriched, Stage};
-use aiq_schemas::{DeadLetter, Lead, RawListing, RejectReason, SCHEMA_VERSION};
+use aiq_schemas::{DeadLetter, Lead, MarketplaceEvent, RawListing, RejectReason, SCHEMA_VERSION};
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -170,6 +170,7 @@ where
         relabels: &relabels,
         relabel_positions: &relabel_positions,
         dead_letters: &dead_letters,
+        marketplace_events: &[],
         next_offsets: &next_offsets,
     };
     // The lake and the JSON file are written before the store commits the offsets: after a crash the
@@ -269,14 +270,47 @@ pub(crate) fn dead_letter(
     }
 }
 
+/// When any of the jobs sharing it last had work (a record or a rebalance). Jobs of one process that
+/// feed each other share one, so that a downstream job does not call itself idle while its upstream
+/// is still busy reading a backlog its output has not reached yet.
+#[derive(Debug)]
+pub struct Activity {
+    since: Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Activity {
+    pub fn new() -> Arc<Activity> {
+        Arc::new(Activity {
+            since: Instant::now(),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    fn touch(&self) {
+        let now = self.since.elapsed().as_millis() as u64;
+        self.last_ms
+            .fetch_max(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn quiet_for(&self) -> Duration {
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.since
+            .elapsed()
+            .saturating_sub(Duration::from_millis(last))
+    }
+}
+
 /// When a consuming loop stops: at the end of an in-process stream, on shutdown, or, for batch runs,
-/// tests and benchmarks, once nothing has arrived for `idle_limit` after partitions were assigned.
+/// tests and benchmarks, once nothing has arrived for `idle_limit` after partitions were assigned
+/// (to this job, and to every job sharing its [`Activity`]).
 pub struct StopWhen {
     shutdown: watch::Receiver<bool>,
     /// Keeps a never-signalled sender alive for [`StopWhen::stream_end`].
     _never: Option<watch::Sender<bool>>,
     idle_limit: Option<Duration>,
     quiet_since: Instant,
+    shared: Option<Arc<Activity>>,
     /// Whether the group has answered at all (an assignment, possibly empty).
     joined: bool,
     /// The partitions held now: cooperative rebalances add and take away a few at a time.
@@ -295,6 +329,7 @@ impl StopWhen {
             _never: None,
             idle_limit,
             quiet_since: Instant::now(),
+            shared: None,
             joined: false,
             held: BTreeSet::new(),
         }
@@ -306,6 +341,29 @@ impl StopWhen {
         StopWhen {
             _never: Some(sender),
             ..StopWhen::new(receiver, None)
+        }
+    }
+
+    /// Counts the work of the other jobs sharing `activity` as this one's too (see [`Activity`]).
+    pub fn sharing(mut self, activity: Arc<Activity>) -> StopWhen {
+        activity.touch();
+        self.shared = Some(activity);
+        self
+    }
+
+    fn note_work(&mut self) {
+        self.quiet_since = Instant::now();
+        if let Some(shared) = &self.shared {
+            shared.touch();
+        }
+    }
+
+    /// How long neither this job nor one sharing its activity had work.
+    fn quiet_for(&self) -> Duration {
+        let own = self.quiet_since.elapsed();
+        match &self.shared {
+            Some(shared) => own.min(shared.quiet_for()),
+            None => own,
         }
     }
 
@@ -325,7 +383,7 @@ impl StopWhen {
                     }
                 }
             }
-            self.quiet_since = Instant::now();
+            self.note_work();
         }
     }
 
@@ -339,7 +397,7 @@ impl StopWhen {
         } else {
             limit
         };
-        self.joined && self.quiet_since.elapsed() >= patience
+        self.joined && self.quiet_for() >= patience
     }
 
     /// The next batch (possibly empty on Kafka), or `None` when the loop should stop.
@@ -365,9 +423,9 @@ impl StopWhen {
             }
         }?;
         if !batch.is_empty() {
-            self.quiet_since = Instant::now();
+            self.note_work();
         } else if self.idle() {
-            info!(idle = ?self.quiet_since.elapsed(), held = ?self.held, "no new records: stopping");
+            info!(idle = ?self.quiet_for(), held = ?self.held, "no new records: stopping");
             return None;
         }
         Some(batch)
@@ -431,6 +489,7 @@ pub async fn run_dead_letters(
             relabels: &[],
             relabel_positions: &[],
             dead_letters: &dead_letters,
+            marketplace_events: &[],
             next_offsets: &next_offsets,
         };
         store.write(consumer_name, &batch).await?;
@@ -444,6 +503,85 @@ pub async fn run_dead_letters(
     }
     consumer.close();
     Ok(stored)
+}
+
+/// Stores `marketplace.events` (the API's views, cart adds and purchases, with Kafka) in the store's
+/// `marketplace_events` table, where the market statistics count demand and the enrich job reads it
+/// for pricing; the embedded API writes that table directly. Events and offsets commit in one
+/// transaction (exactly once); an event that does not decode, or comes from a newer schema, is a
+/// dead letter with its bytes. Returns (events stored, dead-lettered).
+pub async fn run_marketplace_events(
+    consumer: &mut Consumer,
+    store: &Store,
+    config: &RunnerConfig,
+    consumer_name: &str,
+    stop: &mut StopWhen,
+) -> Result<(u64, u64)> {
+    let mut committed = store.committed_offsets(consumer_name).await?;
+    let (mut stored, mut rejected) = (0, 0);
+    while let Some(records) = stop.next_batch(consumer, config).await {
+        let changes = consumer.take_rebalances();
+        if !changes.is_empty() {
+            stop.note_rebalances(&changes);
+            committed = store.committed_offsets(consumer_name).await?;
+        }
+        let mut events = Vec::with_capacity(records.len());
+        let mut dead_letters = Vec::new();
+        let mut next_offsets = Offsets::new();
+        let now = Utc::now();
+        for record in &records {
+            let key = (record.stream.to_string(), record.partition);
+            if committed
+                .get(&key)
+                .is_some_and(|next| record.offset < *next)
+            {
+                continue;
+            }
+            next_offsets.insert(key, record.offset + 1);
+            let decoded = check_schema_version(record).and_then(|()| {
+                serde_json::from_slice::<MarketplaceEvent>(&record.payload).map_err(|e| {
+                    RejectReason::new("invalid_json", format!("not a marketplace event: {e}"))
+                })
+            });
+            match decoded {
+                Ok(event) => events.push(event),
+                Err(reason) => {
+                    let position = StreamPosition {
+                        stream: Arc::clone(&record.stream),
+                        partition: record.partition,
+                        offset: record.offset,
+                    };
+                    dead_letters.push((
+                        dead_letter(record, "marketplace_event_decode", reason, None, now),
+                        position,
+                    ));
+                }
+            }
+        }
+        if next_offsets.is_empty() {
+            continue;
+        }
+        let batch = SinkBatch {
+            leads: &[],
+            lead_positions: &[],
+            relabels: &[],
+            relabel_positions: &[],
+            dead_letters: &dead_letters,
+            marketplace_events: &events,
+            next_offsets: &next_offsets,
+        };
+        store.write(consumer_name, &batch).await?;
+        stored += events.len() as u64;
+        rejected += dead_letters.len() as u64;
+        let commits: Vec<(i32, i64)> = next_offsets
+            .iter()
+            .map(|((_, p), next)| (*p, *next))
+            .collect();
+        consumer.commit(&commits)?;
+        committed.extend(next_offsets);
+    }
+    consumer.close();
+    Ok((stored, rejected))
 }
 
 /// `stream/partition/offset` (how dead letters name the record they reject) as a position.

@@ -14,6 +14,8 @@
 //!   reproduces the state exactly), then the job resumes where both sinks have everything.
 //! - `dead-letters`: `listings.dlq` -> the store's `dead_letters` table.
 //! - `archive`: `listings.raw` -> the lake's `raw_listings`, every record as received, exactly once.
+//! - `events`: `marketplace.events` (the API's views, cart adds, purchases) -> the store's
+//!   `marketplace_events` table (demand for the market statistics and for pricing), exactly once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,7 +34,8 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::runner::{
-    StopWhen, archive_row, check_schema_version, dead_letter, decode, run_dead_letters,
+    Activity, StopWhen, archive_row, check_schema_version, dead_letter, decode, run_dead_letters,
+    run_marketplace_events,
 };
 use crate::sink::lake::LakeWriter;
 use crate::sink::store::Store;
@@ -46,10 +49,17 @@ pub enum Job {
     Enrich,
     DeadLetters,
     Archive,
+    Events,
 }
 
 impl Job {
-    pub const ALL: [Job; 4] = [Job::Partition, Job::Enrich, Job::DeadLetters, Job::Archive];
+    pub const ALL: [Job; 5] = [
+        Job::Partition,
+        Job::Enrich,
+        Job::DeadLetters,
+        Job::Archive,
+        Job::Events,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -57,6 +67,7 @@ impl Job {
             Job::Enrich => "enrich",
             Job::DeadLetters => "dead-letters",
             Job::Archive => "archive",
+            Job::Events => "events",
         }
     }
 
@@ -67,11 +78,22 @@ impl Job {
 }
 
 /// How a job run ends besides a shutdown signal.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct JobOptions {
     /// Stop once no record arrived for this long after partitions were assigned (batch runs, tests,
     /// benchmarks). `None`: run until shut down.
     pub exit_when_idle: Option<Duration>,
+    /// Shared by the jobs of one process: none stops for idleness while another still has work.
+    pub activity: Arc<Activity>,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            exit_when_idle: None,
+            activity: Activity::new(),
+        }
+    }
 }
 
 /// What a job run did.
@@ -98,7 +120,8 @@ pub async fn run_job(
     options: &JobOptions,
     shutdown: watch::Receiver<bool>,
 ) -> Result<JobStats> {
-    let mut stop = StopWhen::new(shutdown, options.exit_when_idle);
+    let mut stop =
+        StopWhen::new(shutdown, options.exit_when_idle).sharing(Arc::clone(&options.activity));
     info!(job = job.name(), group = %job.group(config), "job starting");
     let stats = match job {
         Job::Partition => run_partition(bus, config, &mut stop).await?,
@@ -114,6 +137,21 @@ pub async fn run_job(
             JobStats {
                 records_in: stored,
                 records_out: stored,
+                ..JobStats::default()
+            }
+        }
+        Job::Events => {
+            let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
+            let group = job.group(config);
+            let mut consumer = bus.consumer(streams::MARKETPLACE_EVENTS, &group, None)?;
+            let (stored, rejected) =
+                run_marketplace_events(&mut consumer, &store, &config.runner, &group, &mut stop)
+                    .await?;
+            store.close().await;
+            JobStats {
+                records_in: stored + rejected,
+                records_out: stored,
+                dead_lettered: rejected,
                 ..JobStats::default()
             }
         }
@@ -470,6 +508,7 @@ async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
             relabels: &output.lake_relabels,
             relabel_positions: &output.lake_relabel_positions,
             dead_letters: &[],
+            marketplace_events: &[],
             next_offsets: &Offsets::new(),
         })?;
         if !output.store_next.is_empty() {
@@ -483,6 +522,7 @@ async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
                         relabels: &output.store_relabels,
                         relabel_positions: &output.store_relabel_positions,
                         dead_letters: &output.dead_letters,
+                        marketplace_events: &[],
                         next_offsets: &output.store_next,
                     },
                 )

@@ -205,6 +205,7 @@ async fn files_a_crash_left_uncommitted_are_removed_before_the_next_write() {
             relabels: &[],
             relabel_positions: &[],
             dead_letters: &[],
+            marketplace_events: &[],
             next_offsets: &Default::default(),
         })
         .unwrap();

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aiq_pipeline::dedupe::Relabel;
-use aiq_schemas::{DeadLetter, Lead};
+use aiq_schemas::{DeadLetter, Lead, MarketplaceEvent};
 
 pub mod jsonl;
 pub mod lake;
@@ -34,6 +34,8 @@ pub struct SinkBatch<'a> {
     /// `relabels` (the lake records it; the store needs only the order).
     pub relabel_positions: &'a [StreamPosition],
     pub dead_letters: &'a [(DeadLetter, StreamPosition)],
+    /// Marketplace activity from the API (views, cart adds, purchases), for demand (the store only).
+    pub marketplace_events: &'a [MarketplaceEvent],
     /// The offsets to resume from once this batch is stored.
     pub next_offsets: &'a Offsets,
 }

@@ -244,6 +244,7 @@ impl Batch {
             relabels: &self.relabels,
             relabel_positions: &relabel_positions,
             dead_letters: &self.dead_letters,
+            marketplace_events: &[],
             next_offsets: &self.next_offsets,
         };
         store

@@ -183,6 +183,11 @@ const INSERT_DEAD_LETTERS: &str = "INSERT INTO dead_letters (stage, reason_code,
         $7::text[], $8::timestamptz[], $9::int4[], $10::text[], $11::int4[], $12::int8[])
      ON CONFLICT (stream, stream_partition, stream_offset) DO NOTHING";
 
+const INSERT_MARKETPLACE_EVENTS: &str =
+    "INSERT INTO marketplace_events (kind, property_id, h3_cell, postal_code, agent, at)
+     SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[],
+        $6::timestamptz[])";
+
 const UPSERT_OFFSETS: &str =
     "INSERT INTO sink_offsets (consumer, stream, stream_partition, next_offset, updated_at)
      SELECT $1, stream, stream_partition, next_offset, $5
@@ -362,6 +367,33 @@ impl PostgresStore {
         }
         if !batch.dead_letters.is_empty() {
             insert_dead_letters(&mut tx, batch).await?;
+        }
+        if !batch.marketplace_events.is_empty() {
+            let events = batch.marketplace_events;
+            sqlx::query(INSERT_MARKETPLACE_EVENTS)
+                .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+                .bind(
+                    events
+                        .iter()
+                        .map(|e| e.property_id.as_i64())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    events
+                        .iter()
+                        .map(|e| e.h3_cell.map(|c| c.as_i64()))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(
+                    events
+                        .iter()
+                        .map(|e| e.postal_code.as_deref())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(events.iter().map(|e| e.agent.as_str()).collect::<Vec<_>>())
+                .bind(events.iter().map(|e| e.at).collect::<Vec<_>>())
+                .execute(&mut *tx)
+                .await?;
         }
         if !batch.next_offsets.is_empty() {
             let mut streams = Vec::with_capacity(batch.next_offsets.len());

@@ -261,6 +261,20 @@ impl SqliteStore {
         for (dead, position) in batch.dead_letters {
             insert_dead_letter(&mut tx, dead, position).await?;
         }
+        for event in batch.marketplace_events {
+            sqlx::query(
+                "INSERT INTO marketplace_events (kind, property_id, h3_cell, postal_code, agent, at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(event.kind.as_str())
+            .bind(event.property_id.as_i64())
+            .bind(event.h3_cell.map(|c| c.as_i64()))
+            .bind(event.postal_code.as_deref())
+            .bind(event.agent.as_str())
+            .bind(event.at)
+            .execute(&mut *tx)
+            .await?;
+        }
         let now = chrono::Utc::now();
         for ((stream, partition), next_offset) in batch.next_offsets {
             sqlx::query(
