@@ -454,15 +454,7 @@ pub async fn run_dead_letters(
         let mut dead_letters = Vec::new();
         let mut next_offsets = Offsets::new();
         let now = Utc::now();
-        for record in &records {
-            let key = (record.stream.to_string(), record.partition);
-            if committed
-                .get(&key)
-                .is_some_and(|next| record.offset < *next)
-            {
-                continue;
-            }
-            next_offsets.insert(key, record.offset + 1);
+        for record in unstored(&records, &committed, &mut next_offsets) {
             // A dead letter that is itself unreadable is kept verbatim rather than lost.
             let dead = serde_json::from_slice::<DeadLetter>(&record.payload).unwrap_or_else(|e| {
                 dead_letter(
@@ -494,11 +486,7 @@ pub async fn run_dead_letters(
         };
         store.write(consumer_name, &batch).await?;
         stored += dead_letters.len() as u64;
-        let commits: Vec<(i32, i64)> = next_offsets
-            .iter()
-            .map(|((_, p), next)| (*p, *next))
-            .collect();
-        consumer.commit(&commits)?;
+        consumer.commit(&partition_offsets(&next_offsets))?;
         committed.extend(next_offsets);
     }
     consumer.close();
@@ -529,15 +517,7 @@ pub async fn run_marketplace_events(
         let mut dead_letters = Vec::new();
         let mut next_offsets = Offsets::new();
         let now = Utc::now();
-        for record in &records {
-            let key = (record.stream.to_string(), record.partition);
-            if committed
-                .get(&key)
-                .is_some_and(|next| record.offset < *next)
-            {
-                continue;
-            }
-            next_offsets.insert(key, record.offset + 1);
+        for record in unstored(&records, &committed, &mut next_offsets) {
             let decoded = check_schema_version(record).and_then(|()| {
                 serde_json::from_slice::<MarketplaceEvent>(&record.payload).map_err(|e| {
                     RejectReason::new("invalid_json", format!("not a marketplace event: {e}"))
@@ -573,15 +553,39 @@ pub async fn run_marketplace_events(
         store.write(consumer_name, &batch).await?;
         stored += events.len() as u64;
         rejected += dead_letters.len() as u64;
-        let commits: Vec<(i32, i64)> = next_offsets
-            .iter()
-            .map(|((_, p), next)| (*p, *next))
-            .collect();
-        consumer.commit(&commits)?;
+        consumer.commit(&partition_offsets(&next_offsets))?;
         committed.extend(next_offsets);
     }
     consumer.close();
     Ok((stored, rejected))
+}
+
+/// The records of a batch the store does not hold yet (below `committed` they were stored by an
+/// earlier run or another member), noting in `next_offsets` where each partition resumes after them.
+fn unstored<'r>(
+    records: &'r [Record],
+    committed: &'r Offsets,
+    next_offsets: &'r mut Offsets,
+) -> impl Iterator<Item = &'r Record> {
+    records.iter().filter(move |record| {
+        let key = (record.stream.to_string(), record.partition);
+        if committed
+            .get(&key)
+            .is_some_and(|next| record.offset < *next)
+        {
+            return false;
+        }
+        next_offsets.insert(key, record.offset + 1);
+        true
+    })
+}
+
+/// Next offsets per partition, as the consumer commits them.
+fn partition_offsets(next_offsets: &Offsets) -> Vec<(i32, i64)> {
+    next_offsets
+        .iter()
+        .map(|((_, partition), next)| (*partition, *next))
+        .collect()
 }
 
 /// `stream/partition/offset` (how dead letters name the record they reject) as a position.
