@@ -41,6 +41,12 @@ pub struct ApiConfig {
     /// Marketplace events buffered between requests and the publisher; beyond this they are dropped
     /// (and counted), so publishing never slows or fails a request.
     pub event_queue_capacity: usize,
+    /// Keep every lead's public detail in memory and answer lead detail from it (see the
+    /// `catalog` module); `false` reads each detail from the database.
+    pub catalog: bool,
+    /// How often the catalogue reads what was written since its last refresh.
+    #[serde(with = "humantime_serde")]
+    pub catalog_refresh: Duration,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -88,6 +94,8 @@ impl Default for ApiConfig {
             body_limit_bytes: 16 * 1024,
             max_connections: 8,
             event_queue_capacity: 10_000,
+            catalog: true,
+            catalog_refresh: Duration::from_millis(250),
         }
     }
 }
@@ -161,6 +169,9 @@ impl ApiConfig {
             return bad(
                 "body_limit_bytes must be at least 256, event_queue_capacity and max_connections at least 1",
             );
+        }
+        if self.catalog_refresh < Duration::from_millis(10) {
+            return bad("catalog_refresh must be at least 10ms");
         }
         Ok(())
     }

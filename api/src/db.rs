@@ -224,6 +224,21 @@ impl Db {
         })
     }
 
+    /// A read-only transaction that sees one snapshot throughout (Postgres `REPEATABLE READ`; a
+    /// deferred SQLite transaction in WAL mode holds its first read's snapshot).
+    pub(crate) async fn begin_snapshot(&self) -> Result<DbTx> {
+        Ok(match self {
+            Db::Sqlite(pool) => DbTx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(&mut *tx)
+                    .await?;
+                DbTx::Postgres(tx)
+            }
+        })
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Db::Sqlite(pool) => pool.close().await,
@@ -246,6 +261,23 @@ pub(crate) enum DbTx {
 }
 
 impl DbTx {
+    pub(crate) async fn fetch_all(&mut self, sql: &str, params: &[Param]) -> Result<Vec<DbRow>> {
+        Ok(match self {
+            DbTx::Sqlite(tx) => bind_sqlite(sqlx::query(sql), params)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(DbRow::Sqlite)
+                .collect(),
+            DbTx::Postgres(tx) => bind_pg(sqlx::query(sql), params)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(DbRow::Postgres)
+                .collect(),
+        })
+    }
+
     pub(crate) async fn fetch_optional(
         &mut self,
         sql: &str,

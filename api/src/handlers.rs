@@ -366,6 +366,28 @@ async fn lead_detail(
     path: web::Path<String>,
 ) -> Result<HttpResponse> {
     let property_id = parse_property_id(&path)?;
+    // From memory when the catalogue holds the lead and the caller does not own it (most views);
+    // otherwise from the database: a lead written since the last refresh, or a buyer's own lead
+    // with the contact details the catalogue never keeps.
+    if let Some(catalog) = &state.catalog
+        && let Some(lead) = catalog.lead(property_id)
+        && !catalog.owns(&principal.subject, property_id)
+    {
+        if !lead.is_active() {
+            return Err(Error::NotFound(format!("no lead {}", hex_id(property_id))));
+        }
+        let detail = lead.public_detail(catalog.sale(property_id))?;
+        state.events.publish(
+            MarketplaceEventKind::View,
+            &EventLead {
+                property_id,
+                h3_cell: lead.h3_cell(),
+                postal_code: lead.postal_code(),
+            },
+            &principal.subject,
+        );
+        return Ok(HttpResponse::Ok().json(detail));
+    }
     // One round trip: the lead, whether the caller owns it, and its sales.
     let sql = format!(
         "SELECT {SUMMARY_COLUMNS}, {DETAIL_COLUMNS},
@@ -704,6 +726,12 @@ async fn checkout(
     let outcome = buy(&state, &agent, &ids, key.as_deref(), &request_hash).await;
     match outcome {
         Ok(result) => {
+            if let Some(catalog) = &state.catalog
+                && let Err(error) = catalog.catch_up().await
+            {
+                // Committed all the same; the background refresh brings the catalogue up to date.
+                tracing::warn!(%error, "catalogue not refreshed after checkout");
+            }
             for item in &result.0.purchases {
                 if let Ok(id) = parse_property_id(&item.property_id) {
                     // The purchase is committed; a reservations store that is down now only

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod auth;
+mod catalog;
 pub mod config;
 mod db;
 mod error;

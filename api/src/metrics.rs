@@ -12,6 +12,8 @@ pub(crate) const PURCHASES: &str = "aiq_api_purchases_total";
 pub(crate) const EVENTS_DROPPED: &str = "aiq_api_events_dropped_total";
 pub(crate) const EVENTS_FAILED: &str = "aiq_api_events_failed_total";
 pub(crate) const RATE_LIMITED: &str = "aiq_api_rate_limited_total";
+pub(crate) const CATALOG_LEADS: &str = "aiq_api_catalog_leads";
+pub(crate) const CATALOG_REFRESH_FAILURES: &str = "aiq_api_catalog_refresh_failures_total";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -64,4 +66,12 @@ pub(crate) fn events_failed(count: u64) {
 
 pub(crate) fn rate_limited() {
     metrics::counter!(RATE_LIMITED).increment(1);
+}
+
+pub(crate) fn catalog_leads(count: usize) {
+    metrics::gauge!(CATALOG_LEADS).set(count as f64);
+}
+
+pub(crate) fn catalog_refresh_failed() {
+    metrics::counter!(CATALOG_REFRESH_FAILURES).increment(1);
 }

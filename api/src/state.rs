@@ -1,9 +1,11 @@
 //! What every request shares.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::Result;
 use crate::auth::Authenticator;
+use crate::catalog::Catalog;
 use crate::config::ApiConfig;
 use crate::db::Db;
 use crate::events::EventPublisher;
@@ -18,6 +20,9 @@ pub struct AppState {
     pub(crate) authenticator: Authenticator,
     pub(crate) limits: Limits,
     pub(crate) events: EventPublisher,
+    /// Lead detail's in-memory catalogue (`api.catalog`), and the task that keeps it current.
+    pub(crate) catalog: Option<Arc<Catalog>>,
+    catalog_follower: Option<tokio::task::JoinHandle<()>>,
     pub(crate) started: Instant,
 }
 
@@ -44,7 +49,17 @@ impl AppState {
             config.event_queue_capacity,
             &config.jwt.secret,
         )?;
+        let catalog = if config.catalog {
+            Some(Catalog::load(db.clone(), config.exclusive_kinds.clone()).await?)
+        } else {
+            None
+        };
+        let catalog_follower = catalog
+            .as_ref()
+            .map(|catalog| catalog.follow(config.catalog_refresh));
         Ok(AppState {
+            catalog,
+            catalog_follower,
             authenticator: Authenticator::new(&config),
             limits: Limits::new(&config.rate_limits),
             config,
@@ -55,12 +70,20 @@ impl AppState {
         })
     }
 
+    /// Leads the in-memory catalogue holds (`None` when `api.catalog` is off).
+    pub fn catalog_leads(&self) -> Option<usize> {
+        self.catalog.as_ref().map(|catalog| catalog.len())
+    }
+
     pub fn config(&self) -> &ApiConfig {
         &self.config
     }
 
     /// Closes the database pool (after the server stopped).
     pub async fn close(&self) {
+        if let Some(follower) = &self.catalog_follower {
+            follower.abort();
+        }
         self.db.close().await;
     }
 }

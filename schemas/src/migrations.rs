@@ -35,6 +35,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 10, "010", "leads"),
     migration!("sqlite", 20, "020", "marketplace"),
     migration!("sqlite", 30, "030", "market-stats"),
+    migration!("sqlite", 40, "040", "catalog-revisions"),
 ];
 
 /// Migrations for Postgres.
@@ -42,4 +43,5 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 10, "010", "leads"),
     migration!("postgres", 20, "020", "marketplace"),
     migration!("postgres", 30, "030", "market-stats"),
+    migration!("postgres", 40, "040", "catalog-revisions"),
 ];

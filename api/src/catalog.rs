@@ -1,0 +1,463 @@
+//! The in-memory catalogue: every lead as its detail page shows it to an agent who has not bought
+//! it, plus each lead's sales and who owns what, followed from the database.
+//!
+//! Lead detail is the API's hottest route, and a database round trip per view costs several times
+//! what the rest of the request does; so detail answers from here. The catalogue follows the
+//! tables by revision (migration 040 gives every written row a revision in commit order): a refresh
+//! reads the rows above the last revision it saw, in pages, and applies them. It never guesses:
+//!
+//! - a lead it has not seen yet (written since the last refresh) is read from the database;
+//! - a lead the caller owns is read from the database (contact details are never kept here: what
+//!   stays in memory is exactly what anyone may see, redacted once when it is loaded);
+//! - ownership and sales written by this process are visible at once (checkout catches up before
+//!   it answers); those written elsewhere are visible after the next refresh (`catalog_refresh`,
+//!   250 ms by default). Until then a buyer sees the lead without its contact details: the lag
+//!   can hide a contact, never show one.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::db::{Db, DbRow, Param};
+use crate::handlers::LeadDetail;
+use crate::search::{ContactText, LeadSummary, redact};
+use crate::{Result, metrics};
+
+/// Rows read per stream and query: small enough that a refresh never holds the write lock long.
+const PAGE: i64 = 5_000;
+
+/// What the catalogue reads of a lead (no contact column leaves this query but to be redacted).
+const LEAD_COLUMNS: &str = "property_id, revision, listing_kind, property_type, list_price,
+    price_period, CAST(bedrooms_total AS BIGINT) AS bedrooms_total, bathrooms_total,
+    living_area_sqft, city, state_or_province, postal_code, latitude, longitude, h3_cell, title,
+    fetched_at, posted_at, fraud_score, quality_score, lead_price, contact_name, contact_phone,
+    contact_email, street_address, unit_number, description, status, completeness,
+    CAST(fraud_reasons AS TEXT) AS fraud_reasons_json,
+    CAST(price_breakdown AS TEXT) AS price_breakdown_json,
+    CAST(listing_count AS BIGINT) AS listing_count, sources";
+
+/// A lead as anyone may see it: texts already redacted, repeated values shared.
+pub(crate) struct CatalogLead {
+    revision: i64,
+    property_id: i64,
+    listing_kind: Option<Arc<str>>,
+    property_type: Option<Arc<str>>,
+    price_period: Option<Arc<str>>,
+    city: Option<Arc<str>>,
+    state_or_province: Option<Arc<str>>,
+    postal_code: Option<Arc<str>>,
+    status: Arc<str>,
+    sources: Arc<str>,
+    list_price: Option<f64>,
+    bathrooms_total: Option<f64>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    bedrooms_total: Option<i64>,
+    living_area_sqft: Option<i64>,
+    h3_cell: Option<i64>,
+    fetched_at: DateTime<Utc>,
+    posted_at: Option<DateTime<Utc>>,
+    fraud_score: f64,
+    quality_score: f64,
+    completeness: f64,
+    lead_price: i64,
+    listing_count: i64,
+    exclusive: bool,
+    /// Title, description, street, unit, fraud reasons and price breakdown (JSON) in one
+    /// allocation; `ends[i]` is where text `i` ends, and absent texts are marked in `present`.
+    texts: Box<str>,
+    ends: [u32; 6],
+    present: u8,
+}
+
+const TITLE: usize = 0;
+const DESCRIPTION: usize = 1;
+const STREET: usize = 2;
+const UNIT: usize = 3;
+const FRAUD_REASONS: usize = 4;
+const PRICE_BREAKDOWN: usize = 5;
+
+impl CatalogLead {
+    fn text(&self, i: usize) -> Option<&str> {
+        if self.present & (1 << i) == 0 {
+            return None;
+        }
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.texts.get(start..self.ends[i] as usize)
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        &*self.status == "active"
+    }
+
+    pub(crate) fn h3_cell(&self) -> Option<i64> {
+        self.h3_cell
+    }
+
+    pub(crate) fn postal_code(&self) -> Option<String> {
+        self.postal_code.as_deref().map(str::to_owned)
+    }
+
+    /// The summary search results show.
+    pub(crate) fn summary(&self) -> LeadSummary {
+        let text = |v: &Option<Arc<str>>| v.as_deref().map(str::to_owned);
+        LeadSummary {
+            property_id: format!("{:016x}", self.property_id as u64),
+            listing_kind: text(&self.listing_kind),
+            property_type: text(&self.property_type),
+            list_price: self.list_price,
+            price_period: text(&self.price_period),
+            bedrooms_total: self.bedrooms_total,
+            bathrooms_total: self.bathrooms_total,
+            living_area_sqft: self.living_area_sqft,
+            city: text(&self.city),
+            state_or_province: text(&self.state_or_province),
+            postal_code: text(&self.postal_code),
+            latitude: self.latitude,
+            longitude: self.longitude,
+            h3_cell: self.h3_cell.map(|c| format!("{:x}", c as u64)),
+            title: self.text(TITLE).map(str::to_owned),
+            fetched_at: self.fetched_at,
+            posted_at: self.posted_at,
+            fraud_score: self.fraud_score,
+            quality_score: self.quality_score,
+            lead_price: self.lead_price,
+            exclusive: self.exclusive,
+            distance_miles: None,
+        }
+    }
+
+    /// The detail page of an agent who does not own the lead.
+    pub(crate) fn public_detail(&self, sale: Sale) -> Result<LeadDetail> {
+        let json = |i: usize| -> Result<serde_json::Value> {
+            serde_json::from_str(self.text(i).unwrap_or("null"))
+                .map_err(|e| crate::Error::Internal(format!("catalogue JSON: {e}")))
+        };
+        Ok(LeadDetail {
+            summary: self.summary(),
+            street_address: self.text(STREET).map(str::to_owned),
+            unit_number: self.text(UNIT).map(str::to_owned),
+            description: self.text(DESCRIPTION).map(str::to_owned),
+            status: self.status.to_string(),
+            completeness: self.completeness,
+            fraud_reasons: json(FRAUD_REASONS)?,
+            price_breakdown: json(PRICE_BREAKDOWN)?,
+            listing_count: self.listing_count,
+            sources: self
+                .sources
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            buyers: sale.buyers,
+            sold_out: sale.sold_out,
+            owned: false,
+            url: None,
+            contact: None,
+        })
+    }
+}
+
+/// How a lead has sold so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sale {
+    pub(crate) buyers: i64,
+    pub(crate) sold_out: bool,
+}
+
+/// Where a refresh resumes in each followed table: the last (revision, key) applied.
+#[derive(Clone, Copy, Debug, Default)]
+struct Watermarks {
+    leads: (i64, i64),
+    removals: (i64, i64),
+    sales: (i64, i64),
+    purchases: (i64, i64),
+}
+
+#[derive(Default)]
+struct Contents {
+    leads: HashMap<i64, Arc<CatalogLead>>,
+    /// Revision of each lead's latest removal: an older row read late must not bring it back.
+    removed: HashMap<i64, i64>,
+    sales: HashMap<i64, (i64, Sale)>,
+    owned: HashMap<String, HashSet<i64>>,
+}
+
+/// What only the refresher touches.
+#[derive(Default)]
+struct Refresher {
+    marks: Watermarks,
+    /// One shared copy of each repeated value (kinds, cities, postal codes, sources...).
+    interned: HashSet<Arc<str>>,
+}
+
+impl Refresher {
+    fn intern(&mut self, value: Option<String>) -> Option<Arc<str>> {
+        let value = value?;
+        if let Some(shared) = self.interned.get(value.as_str()) {
+            return Some(shared.clone());
+        }
+        let shared: Arc<str> = Arc::from(value);
+        self.interned.insert(shared.clone());
+        Some(shared)
+    }
+}
+
+/// The catalogue. Reads take a read lock for a hash lookup; refreshes apply pages under the write
+/// lock, a page at a time.
+pub(crate) struct Catalog {
+    db: Db,
+    exclusive_kinds: Vec<String>,
+    contents: RwLock<Contents>,
+    /// One refresh at a time (the background loop and checkouts catching up).
+    refresher: tokio::sync::Mutex<Refresher>,
+}
+
+impl Catalog {
+    /// Loads every lead, sale and purchase (the first refresh, run to the end).
+    pub(crate) async fn load(db: Db, exclusive_kinds: Vec<String>) -> Result<Arc<Catalog>> {
+        let catalog = Arc::new(Catalog {
+            db,
+            exclusive_kinds,
+            contents: RwLock::new(Contents::default()),
+            refresher: tokio::sync::Mutex::new(Refresher::default()),
+        });
+        let started = std::time::Instant::now();
+        catalog.catch_up().await?;
+        tracing::info!(
+            leads = catalog.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "catalogue loaded"
+        );
+        Ok(catalog)
+    }
+
+    /// Refreshes every `every` until the task is aborted; a failed refresh is logged, counted and
+    /// retried (meanwhile the catalogue serves what it has).
+    pub(crate) fn follow(self: &Arc<Catalog>, every: Duration) -> tokio::task::JoinHandle<()> {
+        let catalog = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = catalog.catch_up().await {
+                    tracing::warn!(%error, "catalogue refresh failed; serving what it holds");
+                    metrics::catalog_refresh_failed();
+                }
+            }
+        })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.read().leads.len()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Contents> {
+        // A panic while applying a page cannot leave a half-built entry (entries are replaced
+        // whole), so a poisoned lock's contents are still sound.
+        self.contents
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Contents> {
+        self.contents
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The lead, if the catalogue holds it.
+    pub(crate) fn lead(&self, property_id: i64) -> Option<Arc<CatalogLead>> {
+        self.read().leads.get(&property_id).cloned()
+    }
+
+    pub(crate) fn sale(&self, property_id: i64) -> Sale {
+        self.read()
+            .sales
+            .get(&property_id)
+            .map_or_else(Sale::default, |(_, sale)| *sale)
+    }
+
+    /// Whether `agent` bought the lead (as of the last refresh).
+    pub(crate) fn owns(&self, agent: &str, property_id: i64) -> bool {
+        self.read()
+            .owned
+            .get(agent)
+            .is_some_and(|ids| ids.contains(&property_id))
+    }
+
+    /// Reads and applies everything committed since the last refresh.
+    pub(crate) async fn catch_up(&self) -> Result<()> {
+        let mut refresher = self.refresher.lock().await;
+        loop {
+            let marks = refresher.marks;
+            let mut tx = self.db.begin_snapshot().await?;
+            let leads = tx
+                .fetch_all(
+                    &format!(
+                        "SELECT {LEAD_COLUMNS} FROM leads WHERE (revision, property_id) > ($1, $2)
+                         ORDER BY revision, property_id LIMIT $3"
+                    ),
+                    &page_params(marks.leads),
+                )
+                .await?;
+            let removals = tx
+                .fetch_all(
+                    "SELECT property_id, revision FROM lead_removals
+                     WHERE (revision, property_id) > ($1, $2) ORDER BY revision, property_id LIMIT $3",
+                    &page_params(marks.removals),
+                )
+                .await?;
+            let sales = tx
+                .fetch_all(
+                    "SELECT property_id, revision, CAST(buyers AS BIGINT) AS buyers, sold_out FROM lead_sales
+                     WHERE (revision, property_id) > ($1, $2) ORDER BY revision, property_id LIMIT $3",
+                    &page_params(marks.sales),
+                )
+                .await?;
+            let purchases = tx
+                .fetch_all(
+                    "SELECT id, revision, agent_id, property_id FROM purchases
+                     WHERE (revision, id) > ($1, $2) ORDER BY revision, id LIMIT $3",
+                    &page_params(marks.purchases),
+                )
+                .await?;
+            tx.commit().await?;
+            let full = [&leads, &removals, &sales, &purchases]
+                .iter()
+                .any(|rows| rows.len() as i64 == PAGE);
+            // Decoding and redacting happen outside the lock; only the map updates are inside.
+            let decoded = leads
+                .iter()
+                .map(|row| self.decode(row, &mut refresher))
+                .collect::<Result<Vec<_>>>()?;
+            let marks = &mut refresher.marks;
+            {
+                let mut contents = self.write();
+                for lead in decoded {
+                    marks.leads = (lead.revision, lead.property_id);
+                    let removed_later = contents
+                        .removed
+                        .get(&lead.property_id)
+                        .is_some_and(|tomb| *tomb > lead.revision);
+                    let held_newer = contents
+                        .leads
+                        .get(&lead.property_id)
+                        .is_some_and(|held| held.revision >= lead.revision);
+                    if !removed_later && !held_newer {
+                        contents.leads.insert(lead.property_id, Arc::new(lead));
+                    }
+                }
+                for row in &removals {
+                    let (id, revision): (i64, i64) =
+                        (row.get("property_id")?, row.get("revision")?);
+                    if contents
+                        .leads
+                        .get(&id)
+                        .is_some_and(|lead| lead.revision < revision)
+                    {
+                        contents.leads.remove(&id);
+                    }
+                    let tomb = contents.removed.entry(id).or_insert(revision);
+                    *tomb = (*tomb).max(revision);
+                    marks.removals = (revision, id);
+                }
+                for row in &sales {
+                    let (id, revision): (i64, i64) =
+                        (row.get("property_id")?, row.get("revision")?);
+                    let sale = Sale {
+                        buyers: row.get("buyers")?,
+                        sold_out: row.get("sold_out")?,
+                    };
+                    let entry = contents.sales.entry(id).or_insert((revision, sale));
+                    if entry.0 <= revision {
+                        *entry = (revision, sale);
+                    }
+                    marks.sales = (revision, id);
+                }
+                for row in &purchases {
+                    let agent: String = row.get("agent_id")?;
+                    let property_id: i64 = row.get("property_id")?;
+                    contents.owned.entry(agent).or_default().insert(property_id);
+                    marks.purchases = (row.get("revision")?, row.get("id")?);
+                }
+                metrics::catalog_leads(contents.leads.len());
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    fn decode(&self, row: &DbRow, contents: &mut Refresher) -> Result<CatalogLead> {
+        let contact = ContactText::from_row(row)?;
+        let listing_kind: Option<String> = row.get("listing_kind")?;
+        let exclusive = listing_kind
+            .as_deref()
+            .is_some_and(|k| self.exclusive_kinds.iter().any(|e| e == k));
+        let title: Option<String> = row.get("title")?;
+        let description: Option<String> = row.get("description")?;
+        let parts: [Option<String>; 6] = [
+            title.map(|t| redact(&t, &contact)),
+            description.map(|d| redact(&d, &contact)),
+            row.get("street_address")?,
+            row.get("unit_number")?,
+            Some(row.get("fraud_reasons_json")?),
+            Some(row.get("price_breakdown_json")?),
+        ];
+        let mut texts = String::with_capacity(parts.iter().flatten().map(String::len).sum());
+        let mut ends = [0u32; 6];
+        let mut present = 0u8;
+        for (i, part) in parts.iter().enumerate() {
+            if let Some(part) = part {
+                texts.push_str(part);
+                present |= 1 << i;
+            }
+            ends[i] = u32::try_from(texts.len())
+                .map_err(|_| crate::Error::Internal("a lead's texts exceed 4 GiB".into()))?;
+        }
+        let status: String = row.get("status")?;
+        let sources: String = row.get("sources")?;
+        Ok(CatalogLead {
+            revision: row.get("revision")?,
+            property_id: row.get("property_id")?,
+            listing_kind: contents.intern(listing_kind),
+            property_type: contents.intern(row.get("property_type")?),
+            price_period: contents.intern(row.get("price_period")?),
+            city: contents.intern(row.get("city")?),
+            state_or_province: contents.intern(row.get("state_or_province")?),
+            postal_code: contents.intern(row.get("postal_code")?),
+            status: contents
+                .intern(Some(status))
+                .unwrap_or_else(|| Arc::from("")),
+            sources: contents
+                .intern(Some(sources))
+                .unwrap_or_else(|| Arc::from("")),
+            list_price: row.get("list_price")?,
+            bathrooms_total: row.get("bathrooms_total")?,
+            latitude: row.get("latitude")?,
+            longitude: row.get("longitude")?,
+            bedrooms_total: row.get("bedrooms_total")?,
+            living_area_sqft: row.get("living_area_sqft")?,
+            h3_cell: row.get("h3_cell")?,
+            fetched_at: row.get("fetched_at")?,
+            posted_at: row.get("posted_at")?,
+            fraud_score: row.get("fraud_score")?,
+            quality_score: row.get("quality_score")?,
+            completeness: row.get("completeness")?,
+            lead_price: row.get("lead_price")?,
+            listing_count: row.get("listing_count")?,
+            exclusive,
+            texts: texts.into_boxed_str(),
+            ends,
+            present,
+        })
+    }
+}
+
+fn page_params(after: (i64, i64)) -> [Param; 3] {
+    [Param::I64(after.0), Param::I64(after.1), Param::I64(PAGE)]
+}
