@@ -241,15 +241,20 @@ async fn search_leads(
         return Err(Error::BadRequest("limit must be between 1 and 100".into()));
     }
     let sort = query.sort.unwrap_or(Sort::Newest);
-    let (items, next_cursor) = search::search(
-        &state.db,
-        &filters,
-        sort,
-        limit as usize,
-        query.cursor.as_deref(),
-        &state.config.exclusive_kinds,
-    )
-    .await?;
+    let (items, next_cursor) = match &state.catalog {
+        Some(catalog) => catalog.search(&filters, sort, limit as usize, query.cursor.as_deref())?,
+        None => {
+            search::search(
+                &state.db,
+                &filters,
+                sort,
+                limit as usize,
+                query.cursor.as_deref(),
+                &state.config.exclusive_kinds,
+            )
+            .await?
+        }
+    };
     Ok(HttpResponse::Ok().json(SearchPage {
         items,
         next_cursor,

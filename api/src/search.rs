@@ -16,7 +16,7 @@ pub(crate) const KM_PER_MILE: f64 = 1.609_344;
 /// The largest radius a search accepts.
 pub(crate) const MAX_RADIUS_MILES: f64 = 500.0;
 /// Candidate rows a radius search sorted by distance may consider.
-const MAX_DISTANCE_CANDIDATES: i64 = 50_000;
+pub(crate) const MAX_DISTANCE_CANDIDATES: i64 = 50_000;
 /// Rows read per round when a radius search is sorted by something else.
 const RADIUS_CHUNK: i64 = 500;
 /// H3 resolution of the stored cells (the normaliser's).
@@ -237,12 +237,12 @@ impl Sort {
 
 /// Where the previous page ended, plus a fingerprint of the search it belongs to.
 #[derive(Debug, Serialize, Deserialize)]
-struct Cursor {
+pub(crate) struct Cursor {
     /// Fingerprint of the filters and sort.
-    f: String,
+    pub(crate) f: String,
     /// The last row's sort key (number, or RFC 3339 time).
-    k: serde_json::Value,
-    id: i64,
+    pub(crate) k: serde_json::Value,
+    pub(crate) id: i64,
 }
 
 /// A lead as search results show it (never any contact detail).
@@ -607,16 +607,16 @@ pub(crate) fn filter_sql(sql: &mut Sql, filters: &Filters, backend: Backend) {
     }
 }
 
-fn fingerprint(filters: &Filters, sort: Sort) -> String {
+pub(crate) fn fingerprint(filters: &Filters, sort: Sort) -> String {
     let text = serde_json::to_string(&(filters, sort)).unwrap_or_default();
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
-fn encode_cursor(cursor: &Cursor) -> String {
+pub(crate) fn encode_cursor(cursor: &Cursor) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
 }
 
-fn decode_cursor(text: &str, expected_fingerprint: &str) -> Result<Cursor> {
+pub(crate) fn decode_cursor(text: &str, expected_fingerprint: &str) -> Result<Cursor> {
     let bad = || Error::BadRequest("cursor is not one this search returned".into());
     let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
@@ -628,7 +628,7 @@ fn decode_cursor(text: &str, expected_fingerprint: &str) -> Result<Cursor> {
     Ok(cursor)
 }
 
-fn key_param(sort: Sort, key: &serde_json::Value) -> Result<Param> {
+pub(crate) fn key_param(sort: Sort, key: &serde_json::Value) -> Result<Param> {
     let bad = || Error::BadRequest("cursor is not one this search returned".into());
     Ok(match sort {
         Sort::Newest => Param::Time(
@@ -648,7 +648,7 @@ fn key_param(sort: Sort, key: &serde_json::Value) -> Result<Param> {
     })
 }
 
-fn row_key(sort: Sort, summary: &LeadSummary) -> serde_json::Value {
+pub(crate) fn row_key(sort: Sort, summary: &LeadSummary) -> serde_json::Value {
     let bits = |v: Option<f64>| serde_json::json!(v.unwrap_or(0.0).to_bits());
     match sort {
         Sort::PriceAsc | Sort::PriceDesc => bits(summary.list_price),

@@ -75,6 +75,15 @@ impl AppState {
         self.catalog.as_ref().map(|catalog| catalog.len())
     }
 
+    /// Brings the catalogue up to everything committed so far (the background refresh does this
+    /// every `api.catalog_refresh`); for a writer that wants its own writes in the next answer.
+    pub async fn catch_up_catalog(&self) -> Result<()> {
+        match &self.catalog {
+            Some(catalog) => catalog.catch_up().await,
+            None => Ok(()),
+        }
+    }
+
     pub fn config(&self) -> &ApiConfig {
         &self.config
     }

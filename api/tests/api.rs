@@ -23,7 +23,9 @@ on_both_backends!(
     bad_input_is_problem_json_never_500,
     authentication_failures,
     search_filters_sorts_and_cursor_pages,
+    search_filters_sorts_and_cursor_pages_in_sql,
     pii_is_absent_until_purchase,
+    pii_is_absent_until_purchase_in_sql,
     cart_reserve_list_release_and_expiry,
     checkout_credits_and_idempotency,
     exclusive_lead_race_sells_once_and_conserves_credits,
@@ -376,7 +378,18 @@ fn ids(page: &Value) -> Vec<String> {
 }
 
 async fn search_filters_sorts_and_cursor_pages(backend: Backend) {
-    let env = TestEnv::new(backend, test_config()).await;
+    search_scenario(backend, true).await;
+}
+
+/// The same scenario answered by SQL (`api.catalog` off).
+async fn search_filters_sorts_and_cursor_pages_in_sql(backend: Backend) {
+    search_scenario(backend, false).await;
+}
+
+async fn search_scenario(backend: Backend, catalog: bool) {
+    let mut config = test_config();
+    config.catalog = catalog;
+    let env = TestEnv::new(backend, config).await;
     let now = chrono::Utc::now();
     let mut seeds = Vec::new();
     for i in 0..30u64 {
@@ -552,7 +565,18 @@ async fn search_filters_sorts_and_cursor_pages(backend: Backend) {
 }
 
 async fn pii_is_absent_until_purchase(backend: Backend) {
-    let env = TestEnv::new(backend, test_config()).await;
+    pii_scenario(backend, true).await;
+}
+
+/// The same with every answer read from the tables (`api.catalog` off).
+async fn pii_is_absent_until_purchase_in_sql(backend: Backend) {
+    pii_scenario(backend, false).await;
+}
+
+async fn pii_scenario(backend: Backend, catalog: bool) {
+    let mut config = test_config();
+    config.catalog = catalog;
+    let env = TestEnv::new(backend, config).await;
     let mut seed = Seed::new(42);
     seed.title = format!("Great house, call {CONTACT_NAME} 512-555-0199");
     env.insert_leads(std::slice::from_ref(&seed)).await;
@@ -1476,9 +1500,16 @@ impl Relay {
 }
 
 /// The database going away is a 503 with Retry-After (never a 500), and the API recovers by itself
-/// once it is back.
+/// once it is back. Searches and lead details keep answering from the catalogue meanwhile; with
+/// `api.catalog` off they too answer 503.
 #[actix_web::test]
 async fn postgres_down_is_503_and_recovers() {
+    for catalog in [true, false] {
+        postgres_down_is_503_and_recovers_with(catalog).await;
+    }
+}
+
+async fn postgres_down_is_503_and_recovers_with(catalog: bool) {
     let env = TestEnv::new(Backend::PostgresRedis, test_config()).await;
     env.insert_leads(&[Seed::new(11)]).await;
     let (prefix, rest) = env
@@ -1488,9 +1519,11 @@ async fn postgres_down_is_503_and_recovers() {
     let (host_port, database) = rest.split_once('/').expect("a database in the URL");
     let relay = Relay::start("127.0.0.1:0".parse().unwrap(), host_port.to_owned()).await;
     let relayed_url = format!("{prefix}@{}/{database}", relay.addr);
+    let mut config = env.config.clone();
+    config.catalog = catalog;
     let state = actix_web::web::Data::new(
         aiq_api::AppState::new(
-            env.config.clone(),
+            config,
             &relayed_url,
             "memory://",
             &aiq_kafka::KafkaSettings::default(),
@@ -1499,28 +1532,44 @@ async fn postgres_down_is_503_and_recovers() {
         .unwrap(),
     );
     let app = test::init_service(create_app(state.clone())).await;
-    let search = || {
+    let get = |uri: &str| {
         TestRequest::get()
-            .uri("/v1/leads")
+            .uri(uri)
             .insert_header(env.bearer("a", Role::Agent))
             .to_request()
     };
-    assert_eq!(
-        test::call_service(&app, search()).await.status(),
-        StatusCode::OK
-    );
+    let lead = format!("/v1/leads/{}", Seed::new(11).hex());
+    for uri in ["/v1/leads", lead.as_str(), "/v1/credits"] {
+        assert_eq!(
+            test::call_service(&app, get(uri)).await.status(),
+            StatusCode::OK,
+            "{uri}"
+        );
+    }
     relay.cut();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let response = test::call_service(&app, search()).await;
+    let response = test::call_service(&app, get("/v1/credits")).await;
     assert_problem(&response, StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().get("retry-after").is_some());
+    for uri in ["/v1/leads", lead.as_str()] {
+        let response = test::call_service(&app, get(uri)).await;
+        if catalog {
+            assert_eq!(
+                response.status(),
+                StatusCode::OK,
+                "{uri} from the catalogue"
+            );
+        } else {
+            assert_problem(&response, StatusCode::SERVICE_UNAVAILABLE);
+        }
+    }
     let ready = test::call_service(&app, TestRequest::get().uri("/readyz").to_request()).await;
     assert_problem(&ready, StatusCode::SERVICE_UNAVAILABLE);
     // Back on the same address: the pool reconnects without a restart.
     let _relay = Relay::start(relay.addr, relay.upstream.clone()).await;
     let mut status = StatusCode::SERVICE_UNAVAILABLE;
     for _ in 0..20 {
-        status = test::call_service(&app, search()).await.status();
+        status = test::call_service(&app, get("/v1/credits")).await.status();
         if status == StatusCode::OK {
             break;
         }

@@ -181,6 +181,11 @@ impl TestEnv {
             rows.join(", ")
         ))
         .await;
+        // Searches answer from the catalogue: have it read the new rows now, not within 250 ms.
+        self.state
+            .catch_up_catalog()
+            .await
+            .expect("catalogue catch-up");
     }
 
     pub async fn finish(self) {

@@ -14,6 +14,9 @@
 //!   250 ms by default). Until then a buyer sees the lead without its contact details: the lag
 //!   can hide a contact, never show one.
 
+mod index;
+mod query;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -46,6 +49,8 @@ pub(crate) struct CatalogLead {
     property_type: Option<Arc<str>>,
     price_period: Option<Arc<str>>,
     city: Option<Arc<str>>,
+    /// The city lower-cased, as the city filter compares it.
+    city_folded: Option<Arc<str>>,
     state_or_province: Option<Arc<str>>,
     postal_code: Option<Arc<str>>,
     status: Arc<str>,
@@ -65,6 +70,8 @@ pub(crate) struct CatalogLead {
     lead_price: i64,
     listing_count: i64,
     exclusive: bool,
+    /// Stems of the visible title and description (see `index::stems`).
+    stems: Box<[u64]>,
     /// Title, description, street, unit, fraud reasons and price breakdown (JSON) in one
     /// allocation; `ends[i]` is where text `i` ends, and absent texts are marked in `present`.
     texts: Box<str>,
@@ -183,6 +190,22 @@ struct Contents {
     removed: HashMap<i64, i64>,
     sales: HashMap<i64, (i64, Sale)>,
     owned: HashMap<String, HashSet<i64>>,
+    indexes: index::Indexes,
+}
+
+impl Contents {
+    fn insert(&mut self, lead: Arc<CatalogLead>) {
+        if let Some(old) = self.leads.insert(lead.property_id, Arc::clone(&lead)) {
+            self.indexes.remove(&old);
+        }
+        self.indexes.add(&lead);
+    }
+
+    fn remove(&mut self, property_id: i64) {
+        if let Some(old) = self.leads.remove(&property_id) {
+            self.indexes.remove(&old);
+        }
+    }
 }
 
 /// What only the refresher touches.
@@ -348,7 +371,7 @@ impl Catalog {
                         .get(&lead.property_id)
                         .is_some_and(|held| held.revision >= lead.revision);
                     if !removed_later && !held_newer {
-                        contents.leads.insert(lead.property_id, Arc::new(lead));
+                        contents.insert(Arc::new(lead));
                     }
                 }
                 for row in &removals {
@@ -359,7 +382,7 @@ impl Catalog {
                         .get(&id)
                         .is_some_and(|lead| lead.revision < revision)
                     {
-                        contents.leads.remove(&id);
+                        contents.remove(id);
                     }
                     let tomb = contents.removed.entry(id).or_insert(revision);
                     *tomb = (*tomb).max(revision);
@@ -400,9 +423,17 @@ impl Catalog {
             .is_some_and(|k| self.exclusive_kinds.iter().any(|e| e == k));
         let title: Option<String> = row.get("title")?;
         let description: Option<String> = row.get("description")?;
+        let title = title.map(|t| redact(&t, &contact));
+        let description = description.map(|d| redact(&d, &contact));
+        let stems = index::stems(&format!(
+            "{} {}",
+            title.as_deref().unwrap_or(""),
+            description.as_deref().unwrap_or("")
+        ));
+        let city: Option<String> = row.get("city")?;
         let parts: [Option<String>; 6] = [
-            title.map(|t| redact(&t, &contact)),
-            description.map(|d| redact(&d, &contact)),
+            title,
+            description,
             row.get("street_address")?,
             row.get("unit_number")?,
             Some(row.get("fraud_reasons_json")?),
@@ -427,7 +458,8 @@ impl Catalog {
             listing_kind: contents.intern(listing_kind),
             property_type: contents.intern(row.get("property_type")?),
             price_period: contents.intern(row.get("price_period")?),
-            city: contents.intern(row.get("city")?),
+            city_folded: contents.intern(city.as_deref().map(str::to_lowercase)),
+            city: contents.intern(city),
             state_or_province: contents.intern(row.get("state_or_province")?),
             postal_code: contents.intern(row.get("postal_code")?),
             status: contents
@@ -451,6 +483,7 @@ impl Catalog {
             lead_price: row.get("lead_price")?,
             listing_count: row.get("listing_count")?,
             exclusive,
+            stems: stems.into_boxed_slice(),
             texts: texts.into_boxed_str(),
             ends,
             present,

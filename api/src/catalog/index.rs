@@ -1,0 +1,252 @@
+//! The catalogue's search indexes: the sort orders (as ordered sets of `(key, property_id)`, so a
+//! page is a walk from the cursor), H3 cells for radius searches, and postal code, city and state
+//! for exact filters. Only active leads are indexed: nothing else is ever listed.
+//!
+//! Words for full-text filters are kept per lead as hashes of their stems, computed the way
+//! Postgres' `english` configuration does (lowercase, its stop words dropped, the Snowball English
+//! stemmer), over the texts anyone may see: a search cannot find a lead by its hidden contact.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, LazyLock};
+
+use super::CatalogLead;
+
+/// Postgres' `english.stop` list (`tsearch_data/english.stop`), which `plainto_tsquery('english')`
+/// drops from queries and `to_tsvector('english')` from texts.
+const STOP_WORDS: [&str; 127] = [
+    "i",
+    "me",
+    "my",
+    "myself",
+    "we",
+    "our",
+    "ours",
+    "ourselves",
+    "you",
+    "your",
+    "yours",
+    "yourself",
+    "yourselves",
+    "he",
+    "him",
+    "his",
+    "himself",
+    "she",
+    "her",
+    "hers",
+    "herself",
+    "it",
+    "its",
+    "itself",
+    "they",
+    "them",
+    "their",
+    "theirs",
+    "themselves",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "this",
+    "that",
+    "these",
+    "those",
+    "am",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "being",
+    "have",
+    "has",
+    "had",
+    "having",
+    "do",
+    "does",
+    "did",
+    "doing",
+    "a",
+    "an",
+    "the",
+    "and",
+    "but",
+    "if",
+    "or",
+    "because",
+    "as",
+    "until",
+    "while",
+    "of",
+    "at",
+    "by",
+    "for",
+    "with",
+    "about",
+    "against",
+    "between",
+    "into",
+    "through",
+    "during",
+    "before",
+    "after",
+    "above",
+    "below",
+    "to",
+    "from",
+    "up",
+    "down",
+    "in",
+    "out",
+    "on",
+    "off",
+    "over",
+    "under",
+    "again",
+    "further",
+    "then",
+    "once",
+    "here",
+    "there",
+    "when",
+    "where",
+    "why",
+    "how",
+    "all",
+    "any",
+    "both",
+    "each",
+    "few",
+    "more",
+    "most",
+    "other",
+    "some",
+    "such",
+    "no",
+    "nor",
+    "not",
+    "only",
+    "own",
+    "same",
+    "so",
+    "than",
+    "too",
+    "very",
+    "s",
+    "t",
+    "can",
+    "will",
+    "just",
+    "don",
+    "should",
+    "now",
+];
+
+static STOP: LazyLock<HashSet<&'static str>> = LazyLock::new(|| STOP_WORDS.into_iter().collect());
+
+/// The stems of `text`'s words, hashed, sorted and deduplicated.
+pub(crate) fn stems(text: &str) -> Vec<u64> {
+    let stemmer = rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English);
+    let mut out: Vec<u64> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .filter_map(|word| {
+            let word = word.to_lowercase();
+            (!STOP.contains(word.as_str()))
+                .then(|| xxhash_rust::xxh3::xxh3_64(stemmer.stem(&word).as_bytes()))
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// A float as an integer with the same order (`f64::total_cmp`), for ordered sets.
+pub(crate) fn ordered(value: f64) -> i64 {
+    let bits = value.to_bits() as i64;
+    if bits < 0 { bits ^ i64::MAX } else { bits }
+}
+
+/// A time as an ordered integer (nanoseconds; the far future saturates).
+pub(crate) fn time_key(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    at.timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// The kinds price sorts are kept within (rent and sale prices are not comparable).
+pub(crate) fn kind_code(kind: Option<&str>) -> u8 {
+    match kind {
+        Some("rent") => 1,
+        Some("sale") => 2,
+        Some(_) => 3,
+        None => 0,
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Indexes {
+    pub(crate) price: BTreeSet<(i64, i64)>,
+    pub(crate) kind_price: BTreeSet<(u8, i64, i64)>,
+    pub(crate) newest: BTreeSet<(i64, i64)>,
+    pub(crate) quality: BTreeSet<(i64, i64)>,
+    pub(crate) cells: BTreeSet<(i64, i64)>,
+    pub(crate) postal: HashMap<Arc<str>, HashSet<i64>>,
+    pub(crate) city: HashMap<Arc<str>, HashSet<i64>>,
+    pub(crate) state: HashMap<Arc<str>, HashSet<i64>>,
+    /// Every indexed lead (for searches no index narrows).
+    pub(crate) all: BTreeSet<i64>,
+}
+
+impl Indexes {
+    pub(crate) fn add(&mut self, lead: &CatalogLead) {
+        self.change(lead, true);
+    }
+
+    pub(crate) fn remove(&mut self, lead: &CatalogLead) {
+        self.change(lead, false);
+    }
+
+    fn change(&mut self, lead: &CatalogLead, add: bool) {
+        if !lead.is_active() {
+            return;
+        }
+        let id = lead.property_id;
+        fn set<T: Ord>(set: &mut BTreeSet<T>, value: T, add: bool) {
+            if add {
+                set.insert(value);
+            } else {
+                set.remove(&value);
+            }
+        }
+        fn group(
+            map: &mut HashMap<Arc<str>, HashSet<i64>>,
+            key: &Option<Arc<str>>,
+            id: i64,
+            add: bool,
+        ) {
+            let Some(key) = key else { return };
+            if add {
+                map.entry(key.clone()).or_default().insert(id);
+            } else if let Some(ids) = map.get_mut(key) {
+                ids.remove(&id);
+                if ids.is_empty() {
+                    map.remove(key);
+                }
+            }
+        }
+        if let Some(price) = lead.list_price {
+            set(&mut self.price, (ordered(price), id), add);
+            let kind = kind_code(lead.listing_kind.as_deref());
+            set(&mut self.kind_price, (kind, ordered(price), id), add);
+        }
+        set(&mut self.newest, (time_key(lead.fetched_at), id), add);
+        set(&mut self.quality, (ordered(lead.quality_score), id), add);
+        if let Some(cell) = lead.h3_cell {
+            set(&mut self.cells, (cell, id), add);
+        }
+        group(&mut self.postal, &lead.postal_code, id, add);
+        group(&mut self.city, &lead.city_folded, id, add);
+        group(&mut self.state, &lead.state_or_province, id, add);
+        set(&mut self.all, id, add);
+    }
+}
