@@ -26,13 +26,19 @@ if [ "${AIQ_BENCH_REUSE:-0}" != 1 ]; then
   psql "$ADMIN_URL" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
   "$BIN" load "$DB_URL" "$COUNT"
 fi
+started=$(date +%s.%N)
 "$BIN" serve "$DB_URL" "$API" "$TRIVIAL" "$WORK/token" > "$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 100); do
+# The API listens once its catalogue is loaded (every lead read once): minutes at most.
+for _ in $(seq 1 3000); do
   curl -sf "http://$API/readyz" >/dev/null && curl -sf "http://$TRIVIAL/" >/dev/null && break
+  kill -0 $SERVER 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
   sleep 0.2
 done
+curl -sf "http://$API/readyz" >/dev/null || { echo "the API never got ready" >&2; exit 1; }
+rss_mib() { awk '/VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$SERVER/status"; }
+echo "server ready in $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s (catalogue loaded), RSS $(rss_mib) MiB"
 export AIQ_BENCH_TOKEN="$(cat "$WORK/token")" AIQ_BENCH_COUNT="$COUNT"
 
 drive() { # name url script
@@ -56,4 +62,5 @@ trivial=$(drive trivial "http://$TRIVIAL" /dev/null | tail -1)
 rps() { sed -E 's/.*rps=([0-9]+).*/\1/' <<<"$1"; }
 p99() { sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$1"; }
 ratio=$(awk -v a="$(rps "$detail")" -v b="$(rps "$trivial")" 'BEGIN { printf "%.2f", a / b }')
+echo "server RSS after the runs: $(rss_mib) MiB"
 echo "targets: search p99 $(p99 "$search") ms (< 20), detail p99 $(p99 "$detail") ms (< 5), detail/trivial throughput $ratio (>= 0.4)"

@@ -118,7 +118,7 @@ end=$(date +%s.%N)
 # Postgres's 1 GB limit on one value at this size).
 digest() {
   psql -v ON_ERROR_STOP=1 -qtA -h 127.0.0.1 -U postgres -d "$1" -c "SELECT md5(string_agg(md5(to_jsonb(l)::text), '' ORDER BY source, source_listing_id)) FROM listings l"
-  psql -v ON_ERROR_STOP=1 -qtA -h 127.0.0.1 -U postgres -d "$1" -c "SELECT md5(string_agg(md5(to_jsonb(l)::text), '' ORDER BY property_id)) FROM leads l"
+  psql -v ON_ERROR_STOP=1 -qtA -h 127.0.0.1 -U postgres -d "$1" -c "SELECT md5(string_agg(md5((to_jsonb(l) - 'revision')::text), '' ORDER BY property_id)) FROM leads l"
 }
 streamed_digest="$(digest "$database")"
 rebuilt_digest="$(digest "$rebuilt")"
