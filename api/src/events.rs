@@ -105,6 +105,34 @@ async fn write_events(mut receiver: mpsc::Receiver<MarketplaceEvent>, destinatio
 }
 
 async fn insert_events(db: &Db, events: &[MarketplaceEvent]) -> Result<()> {
+    if let Db::Postgres(pool) = db {
+        // Columns as arrays: one prepared statement whatever the batch size (a VALUES list would
+        // be a new statement, parsed and planned, for every size).
+        sqlx::query(
+            "INSERT INTO marketplace_events (kind, property_id, h3_cell, postal_code, agent, at)
+             SELECT * FROM unnest($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[],
+                                  $6::timestamptz[])",
+        )
+        .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.property_id.as_i64()).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.h3_cell.map(H3Cell::as_i64))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.postal_code.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.agent.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.at).collect::<Vec<_>>())
+        .execute(pool)
+        .await?;
+        return Ok(());
+    }
     // One statement per batch (at most BATCH × 6 parameters, well within both backends' limits).
     let mut params = Vec::with_capacity(events.len() * 6);
     let mut rows = Vec::with_capacity(events.len());

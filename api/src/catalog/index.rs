@@ -1,6 +1,7 @@
 //! The catalogue's search indexes: the sort orders (as ordered sets of `(key, property_id)`, so a
-//! page is a walk from the cursor), H3 cells for radius searches, and postal code, city and state
-//! for exact filters. Only active leads are indexed: nothing else is ever listed.
+//! page is a walk from the cursor), H3 cells for radius searches, and bitmaps of the leads with
+//! each kind, property type, postal code, city, state and word stem for exact filters (a search
+//! intersects them). Only active leads are indexed: nothing else is ever listed.
 //!
 //! Words for full-text filters are kept per lead as hashes of their stems, computed the way
 //! Postgres' `english` configuration does (lowercase, its stop words dropped, the Snowball English
@@ -8,6 +9,8 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
+
+use roaring::RoaringBitmap;
 
 use super::CatalogLead;
 
@@ -183,30 +186,38 @@ pub(crate) fn kind_code(kind: Option<&str>) -> u8 {
     }
 }
 
+/// Leads by value, as bitmaps of slots (a slot is a lead's small dense number in the catalogue).
+pub(crate) type Groups<K> = HashMap<K, RoaringBitmap>;
+
 #[derive(Default)]
 pub(crate) struct Indexes {
-    pub(crate) price: BTreeSet<(i64, i64)>,
-    pub(crate) kind_price: BTreeSet<(u8, i64, i64)>,
-    pub(crate) newest: BTreeSet<(i64, i64)>,
-    pub(crate) quality: BTreeSet<(i64, i64)>,
-    pub(crate) cells: BTreeSet<(i64, i64)>,
-    pub(crate) postal: HashMap<Arc<str>, HashSet<i64>>,
-    pub(crate) city: HashMap<Arc<str>, HashSet<i64>>,
-    pub(crate) state: HashMap<Arc<str>, HashSet<i64>>,
-    /// Every indexed lead (for searches no index narrows).
-    pub(crate) all: BTreeSet<i64>,
+    /// `(key, property_id, slot)` in each sort order.
+    pub(crate) price: BTreeSet<(i64, i64, u32)>,
+    pub(crate) kind_price: BTreeSet<(u8, i64, i64, u32)>,
+    pub(crate) newest: BTreeSet<(i64, i64, u32)>,
+    pub(crate) quality: BTreeSet<(i64, i64, u32)>,
+    /// `(H3 cell, slot)`: a radius's cells are ranges of it.
+    pub(crate) cells: BTreeSet<(i64, u32)>,
+    pub(crate) kind: Groups<Arc<str>>,
+    pub(crate) property_type: Groups<Arc<str>>,
+    pub(crate) postal: Groups<Arc<str>>,
+    pub(crate) city: Groups<Arc<str>>,
+    pub(crate) state: Groups<Arc<str>>,
+    pub(crate) stems: Groups<u64>,
+    /// Every indexed lead.
+    pub(crate) all: RoaringBitmap,
 }
 
 impl Indexes {
-    pub(crate) fn add(&mut self, lead: &CatalogLead) {
-        self.change(lead, true);
+    pub(crate) fn add(&mut self, lead: &CatalogLead, slot: u32) {
+        self.change(lead, slot, true);
     }
 
-    pub(crate) fn remove(&mut self, lead: &CatalogLead) {
-        self.change(lead, false);
+    pub(crate) fn remove(&mut self, lead: &CatalogLead, slot: u32) {
+        self.change(lead, slot, false);
     }
 
-    fn change(&mut self, lead: &CatalogLead, add: bool) {
+    fn change(&mut self, lead: &CatalogLead, slot: u32, add: bool) {
         if !lead.is_active() {
             return;
         }
@@ -218,35 +229,53 @@ impl Indexes {
                 set.remove(&value);
             }
         }
-        fn group(
-            map: &mut HashMap<Arc<str>, HashSet<i64>>,
-            key: &Option<Arc<str>>,
-            id: i64,
+        fn group<K: std::hash::Hash + Eq + Clone>(
+            groups: &mut Groups<K>,
+            key: Option<&K>,
+            slot: u32,
             add: bool,
         ) {
             let Some(key) = key else { return };
             if add {
-                map.entry(key.clone()).or_default().insert(id);
-            } else if let Some(ids) = map.get_mut(key) {
-                ids.remove(&id);
-                if ids.is_empty() {
-                    map.remove(key);
+                groups.entry(key.clone()).or_default().insert(slot);
+            } else if let Some(slots) = groups.get_mut(key) {
+                slots.remove(slot);
+                if slots.is_empty() {
+                    groups.remove(key);
                 }
             }
         }
         if let Some(price) = lead.list_price {
-            set(&mut self.price, (ordered(price), id), add);
+            set(&mut self.price, (ordered(price), id, slot), add);
             let kind = kind_code(lead.listing_kind.as_deref());
-            set(&mut self.kind_price, (kind, ordered(price), id), add);
+            set(&mut self.kind_price, (kind, ordered(price), id, slot), add);
         }
-        set(&mut self.newest, (time_key(lead.fetched_at), id), add);
-        set(&mut self.quality, (ordered(lead.quality_score), id), add);
+        set(&mut self.newest, (time_key(lead.fetched_at), id, slot), add);
+        set(
+            &mut self.quality,
+            (ordered(lead.quality_score), id, slot),
+            add,
+        );
         if let Some(cell) = lead.h3_cell {
-            set(&mut self.cells, (cell, id), add);
+            set(&mut self.cells, (cell, slot), add);
         }
-        group(&mut self.postal, &lead.postal_code, id, add);
-        group(&mut self.city, &lead.city_folded, id, add);
-        group(&mut self.state, &lead.state_or_province, id, add);
-        set(&mut self.all, id, add);
+        group(&mut self.kind, lead.listing_kind.as_ref(), slot, add);
+        group(
+            &mut self.property_type,
+            lead.property_type.as_ref(),
+            slot,
+            add,
+        );
+        group(&mut self.postal, lead.postal_code.as_ref(), slot, add);
+        group(&mut self.city, lead.city_folded.as_ref(), slot, add);
+        group(&mut self.state, lead.state_or_province.as_ref(), slot, add);
+        for stem in &lead.stems {
+            group(&mut self.stems, Some(stem), slot, add);
+        }
+        if add {
+            self.all.insert(slot);
+        } else {
+            self.all.remove(slot);
+        }
     }
 }

@@ -190,21 +190,47 @@ struct Contents {
     removed: HashMap<i64, i64>,
     sales: HashMap<i64, (i64, Sale)>,
     owned: HashMap<String, HashSet<i64>>,
+    /// Each lead's slot (its number in `by_slot` and in the indexes' bitmaps), kept for the
+    /// lead's life; slots of removed leads are reused.
+    slot_of: HashMap<i64, u32>,
+    by_slot: Vec<Option<Arc<CatalogLead>>>,
+    free_slots: Vec<u32>,
     indexes: index::Indexes,
 }
 
 impl Contents {
     fn insert(&mut self, lead: Arc<CatalogLead>) {
+        let slot = match self.slot_of.get(&lead.property_id) {
+            Some(slot) => *slot,
+            None => {
+                let slot = self.free_slots.pop().unwrap_or(self.by_slot.len() as u32);
+                self.slot_of.insert(lead.property_id, slot);
+                slot
+            }
+        };
         if let Some(old) = self.leads.insert(lead.property_id, Arc::clone(&lead)) {
-            self.indexes.remove(&old);
+            self.indexes.remove(&old, slot);
         }
-        self.indexes.add(&lead);
+        self.indexes.add(&lead, slot);
+        match self.by_slot.get_mut(slot as usize) {
+            Some(held) => *held = Some(lead),
+            None => self.by_slot.push(Some(lead)),
+        }
     }
 
     fn remove(&mut self, property_id: i64) {
+        let Some(slot) = self.slot_of.remove(&property_id) else {
+            return;
+        };
         if let Some(old) = self.leads.remove(&property_id) {
-            self.indexes.remove(&old);
+            self.indexes.remove(&old, slot);
         }
+        self.by_slot[slot as usize] = None;
+        self.free_slots.push(slot);
+    }
+
+    pub(crate) fn at(&self, slot: u32) -> Option<&CatalogLead> {
+        self.by_slot.get(slot as usize)?.as_deref()
     }
 }
 

@@ -1,14 +1,17 @@
 //! Searching the catalogue: the filters, sorts and cursors of the database search
 //! (`search::search`), answered from memory.
 //!
-//! A page is found one of two ways. When an index narrows the search to a few thousand leads
-//! (a postal code, a city, a state, the H3 cells of a radius), those are filtered and sorted.
-//! Otherwise the sort order itself is walked from the cursor, filtering as it goes, until the page
-//! is full: cheap whenever the filters let a fair share of leads through, which is exactly when
-//! no index narrows.
+//! The exact filters (kind, property type, postal code, city, state, each word of the text) and
+//! a radius's H3 cells give bitmaps of leads, intersected into the candidates. Then a page is found
+//! one of two ways, whichever reads fewer leads: the candidates are filtered and sorted, or the
+//! sort order itself is walked from the cursor, skipping leads that are not candidates, until the
+//! page is full (few candidates: collect; many: the walk soon fills a page).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
 
 use super::index::{kind_code, ordered, stems, time_key};
 use super::{Catalog, CatalogLead, Contents};
@@ -19,8 +22,8 @@ use crate::search::{
 };
 use crate::{Error, Result};
 
-/// Candidate sets up to this size are filtered and sorted; larger ones walk the sort order.
-const COLLECT_AT_MOST: usize = 20_000;
+/// A radius whose cells hold more leads than this narrows through the distance check alone.
+const RADIUS_CELLS_AT_MOST: usize = 250_000;
 
 /// The filters, compiled once per search.
 struct Matcher<'a> {
@@ -148,43 +151,61 @@ impl Catalog {
             Some(after) => key < after,
         };
         let mut hits: Vec<(i64, &CatalogLead)> = Vec::with_capacity(limit + 1);
-        let narrowed = candidates(&contents, filters, sort);
-        match narrowed {
-            Some(ids) => {
-                let mut found: Vec<((i64, i64), &CatalogLead)> = Vec::new();
-                for id in ids {
-                    let Some(lead) = contents.leads.get(&id) else {
-                        continue;
-                    };
-                    if matcher.matches(lead, &contents) {
-                        let key = (key_of(sort, lead, center), id);
-                        if sort == Sort::Distance && found.len() as i64 >= MAX_DISTANCE_CANDIDATES {
-                            return Err(Error::BadRequest(format!(
-                                "more than {MAX_DISTANCE_CANDIDATES} leads lie in this area: add filters or a smaller radius to sort by distance"
-                            )));
-                        }
-                        if beyond(key) {
-                            found.push((key, lead));
-                        }
+        let everyone = contents.indexes.all.len().max(1);
+        let narrowed = candidates(&contents, filters, &matcher);
+        let wanted = (limit + 1) as u64;
+        // Leads a walk would read to fill the page if candidates were spread evenly.
+        let walk_reads = narrowed
+            .as_ref()
+            .map_or(wanted, |c| wanted.saturating_mul(everyone) / c.len().max(1));
+        let collect = sort == Sort::Distance
+            || narrowed
+                .as_ref()
+                .is_some_and(|c| c.len() <= walk_reads.saturating_mul(4));
+        if collect {
+            let all = &contents.indexes.all;
+            let slots = narrowed.as_ref().unwrap_or(all);
+            let mut found: Vec<((i64, i64), &CatalogLead)> = Vec::new();
+            let mut matched: i64 = 0;
+            for slot in slots {
+                let Some(lead) = contents.at(slot) else {
+                    continue;
+                };
+                if matcher.matches(lead, &contents) {
+                    matched += 1;
+                    if sort == Sort::Distance && matched > MAX_DISTANCE_CANDIDATES {
+                        return Err(Error::BadRequest(format!(
+                            "more than {MAX_DISTANCE_CANDIDATES} leads lie in this area: add filters or a smaller radius to sort by distance"
+                        )));
+                    }
+                    let key = (key_of(sort, lead, center), lead.property_id);
+                    if beyond(key) {
+                        found.push((key, lead));
                     }
                 }
-                if asc {
-                    found.sort_unstable_by_key(|(key, _)| *key);
-                } else {
-                    found.sort_unstable_by_key(|(key, _)| std::cmp::Reverse(*key));
-                }
-                hits.extend(found.into_iter().take(limit + 1).map(|((k, _), l)| (k, l)));
             }
-            None => {
-                for (key, id) in walk(&contents, filters, sort, after) {
-                    let Some(lead) = contents.leads.get(&id) else {
-                        continue;
-                    };
-                    if matcher.matches(lead, &contents) {
-                        hits.push((key, lead));
-                        if hits.len() > limit {
-                            break;
-                        }
+            let take = (limit + 1).min(found.len());
+            let order = |a: &((i64, i64), &CatalogLead), b: &((i64, i64), &CatalogLead)| {
+                if asc { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) }
+            };
+            if take < found.len() {
+                found.select_nth_unstable_by(take, order);
+                found.truncate(take);
+            }
+            found.sort_unstable_by(order);
+            hits.extend(found.into_iter().map(|((k, _), l)| (k, l)));
+        } else {
+            for (key, slot) in walk(&contents, filters, sort, after) {
+                if narrowed.as_ref().is_some_and(|c| !c.contains(slot)) {
+                    continue;
+                }
+                let Some(lead) = contents.at(slot) else {
+                    continue;
+                };
+                if matcher.matches(lead, &contents) {
+                    hits.push((key, lead));
+                    if hits.len() > limit {
+                        break;
                     }
                 }
             }
@@ -214,88 +235,123 @@ impl Catalog {
     }
 }
 
-/// The leads an index narrows the search to, when one narrows it enough (or, sorted by distance,
-/// always: distance has no stored order to walk).
-fn candidates(contents: &Contents, filters: &Filters, sort: Sort) -> Option<Vec<i64>> {
+/// The intersection of the bitmaps the filters name (`None`: no filter narrows).
+fn candidates(
+    contents: &Contents,
+    filters: &Filters,
+    matcher: &Matcher<'_>,
+) -> Option<RoaringBitmap> {
     let index = &contents.indexes;
-    let folded_city = filters.city.as_deref().map(|c| c.trim().to_lowercase());
-    let exact: [Option<&HashSet<i64>>; 3] = [
-        filters
-            .postal_code
-            .as_deref()
-            .map(|zip| index.postal.get(zip).unwrap_or(&EMPTY)),
-        folded_city
-            .as_deref()
-            .map(|city| index.city.get(city).unwrap_or(&EMPTY)),
-        filters
-            .state
-            .as_deref()
-            .map(|state| index.state.get(state).unwrap_or(&EMPTY)),
+    let mut sets: Vec<&RoaringBitmap> = Vec::new();
+    // A value no lead has: nothing matches.
+    let mut nothing = false;
+    let exact: [(&HashMap<Arc<str>, RoaringBitmap>, Option<&str>); 5] = [
+        (&index.kind, filters.kind.as_deref()),
+        (&index.property_type, filters.property_type.as_deref()),
+        (&index.postal, filters.postal_code.as_deref()),
+        (&index.city, matcher.city.as_deref()),
+        (&index.state, filters.state.as_deref()),
     ];
-    let best: Option<&HashSet<i64>> = exact.into_iter().flatten().min_by_key(|set| set.len());
-    let cap = if sort == Sort::Distance {
-        usize::MAX
-    } else {
-        COLLECT_AT_MOST
-    };
-    let best_len = best.map_or(usize::MAX, HashSet::len);
-    if let (Some(lat), Some(lon), Some(r)) = (filters.lat, filters.lon, filters.radius_miles)
-        && let Some(ranges) = h3_ranges(lat, lon, r)
-    {
-        // The cells of the circle, unless an exact filter is already narrower.
-        let mut ids = Vec::new();
+    for (groups, value) in exact {
+        if let Some(value) = value {
+            match groups.get(value) {
+                Some(set) => sets.push(set),
+                None => nothing = true,
+            }
+        }
+    }
+    if let Some(stems) = &matcher.stems {
+        if stems.is_empty() {
+            nothing = true;
+        }
+        for stem in stems {
+            match index.stems.get(stem) {
+                Some(set) => sets.push(set),
+                None => nothing = true,
+            }
+        }
+    }
+    if nothing {
+        return Some(RoaringBitmap::new());
+    }
+    sets.sort_by_key(|set| set.len());
+    let mut narrowed: Option<RoaringBitmap> = sets.first().map(|first| (*first).clone());
+    if let Some(result) = &mut narrowed {
+        for set in &sets[1..] {
+            *result &= *set;
+        }
+    }
+    if let (Some((lat, lon, r)), Some(ranges)) = (
+        matcher.radius,
+        matcher
+            .radius
+            .and_then(|(lat, lon, r)| h3_ranges(lat, lon, r)),
+    ) {
+        let _ = (lat, lon, r);
+        let mut circle = RoaringBitmap::new();
         let mut complete = true;
         'ranges: for (lo, hi) in ranges {
-            for (_, id) in index.cells.range((lo, i64::MIN)..=(hi, i64::MAX)) {
-                if ids.len() >= best_len.min(cap) {
+            for (_, slot) in index.cells.range((lo, 0)..=(hi, u32::MAX)) {
+                if circle.len() as usize >= RADIUS_CELLS_AT_MOST {
                     complete = false;
                     break 'ranges;
                 }
-                ids.push(*id);
+                circle.insert(*slot);
             }
         }
         if complete {
-            return Some(ids);
+            narrowed = Some(match narrowed {
+                Some(mut result) => {
+                    result &= &circle;
+                    result
+                }
+                None => circle,
+            });
         }
     }
-    match best {
-        Some(set) if set.len() <= cap => Some(set.iter().copied().collect()),
-        _ if sort == Sort::Distance => Some(index.all.iter().copied().collect()),
-        _ => None,
-    }
+    narrowed
 }
 
-static EMPTY: std::sync::LazyLock<HashSet<i64>> = std::sync::LazyLock::new(HashSet::new);
-
-/// The sort order from just past `after`, as `(key, property_id)`.
+/// The sort order from just past `after`, as `(key, slot)`.
 fn walk<'a>(
     contents: &'a Contents,
     filters: &Filters,
     sort: Sort,
     after: Option<(i64, i64)>,
-) -> Box<dyn Iterator<Item = (i64, i64)> + 'a> {
+) -> Box<dyn Iterator<Item = (i64, u32)> + 'a> {
     let index = &contents.indexes;
     let asc = ascending(sort);
-    let pairs = |set: &'a std::collections::BTreeSet<(i64, i64)>| -> Box<dyn Iterator<Item = (i64, i64)> + 'a> {
-        match (after, asc) {
-            (None, true) => Box::new(set.iter().copied()),
-            (None, false) => Box::new(set.iter().rev().copied()),
-            (Some(a), true) => Box::new(set.range((Bound::Excluded(a), Bound::Unbounded)).copied()),
-            (Some(a), false) => Box::new(set.range((Bound::Unbounded, Bound::Excluded(a))).rev().copied()),
+    let pairs = |set: &'a BTreeSet<(i64, i64, u32)>| -> Box<dyn Iterator<Item = (i64, u32)> + 'a> {
+        let lowest = Bound::Included((i64::MIN, i64::MIN, 0));
+        let highest = Bound::Included((i64::MAX, i64::MAX, u32::MAX));
+        let range = match (after, asc) {
+            (None, _) => (lowest, highest),
+            // Ids are unique, so a slot bound past every slot keeps the cursor's own row out.
+            (Some((k, id)), true) => (Bound::Excluded((k, id, u32::MAX)), highest),
+            (Some((k, id)), false) => (lowest, Bound::Excluded((k, id, 0))),
+        };
+        let iter = set.range(range).map(|(k, _, slot)| (*k, *slot));
+        if asc {
+            Box::new(iter)
+        } else {
+            Box::new(iter.rev())
         }
     };
     match sort {
         Sort::PriceAsc | Sort::PriceDesc => match &filters.kind {
             Some(kind) => {
                 let code = kind_code(Some(kind));
-                let lowest = Bound::Included((code, i64::MIN, i64::MIN));
-                let highest = Bound::Included((code, i64::MAX, i64::MAX));
+                let lowest = Bound::Included((code, i64::MIN, i64::MIN, 0));
+                let highest = Bound::Included((code, i64::MAX, i64::MAX, u32::MAX));
                 let range = match (after, asc) {
                     (None, _) => (lowest, highest),
-                    (Some((k, id)), true) => (Bound::Excluded((code, k, id)), highest),
-                    (Some((k, id)), false) => (lowest, Bound::Excluded((code, k, id))),
+                    (Some((k, id)), true) => (Bound::Excluded((code, k, id, u32::MAX)), highest),
+                    (Some((k, id)), false) => (lowest, Bound::Excluded((code, k, id, 0))),
                 };
-                let iter = index.kind_price.range(range).map(|(_, k, id)| (*k, *id));
+                let iter = index
+                    .kind_price
+                    .range(range)
+                    .map(|(_, k, _, slot)| (*k, *slot));
                 if asc {
                     Box::new(iter)
                 } else {
@@ -306,7 +362,7 @@ fn walk<'a>(
         },
         Sort::Newest => pairs(&index.newest),
         Sort::Quality => pairs(&index.quality),
-        // Distance always has candidates (see `candidates`).
+        // Distance is always collected (see `search`).
         Sort::Distance => Box::new(std::iter::empty()),
     }
 }
