@@ -114,7 +114,12 @@ async fn insert_events(db: &Db, events: &[MarketplaceEvent]) -> Result<()> {
                                   $6::timestamptz[])",
         )
         .bind(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.property_id.as_i64()).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.property_id.as_i64())
+                .collect::<Vec<_>>(),
+        )
         .bind(
             events
                 .iter()

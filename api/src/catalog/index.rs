@@ -186,6 +186,63 @@ pub(crate) fn kind_code(kind: Option<&str>) -> u8 {
     }
 }
 
+/// What range, distance and sort filters read of a lead, packed (searches read one of these per
+/// candidate, and the lead itself only for the page they return).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FilterRow {
+    pub(crate) list_price: f64,
+    pub(crate) bathrooms_total: f64,
+    pub(crate) fraud_score: f64,
+    pub(crate) latitude: f64,
+    pub(crate) longitude: f64,
+    pub(crate) fetched_at: i64,
+    pub(crate) quality: i64,
+    pub(crate) property_id: i64,
+    /// `i16::MIN` when unknown (fails every `min_beds`).
+    pub(crate) bedrooms_total: i16,
+    /// Bits: price, baths, position known.
+    pub(crate) known: u8,
+}
+
+pub(crate) const HAS_PRICE: u8 = 1;
+pub(crate) const HAS_BATHS: u8 = 2;
+pub(crate) const HAS_POSITION: u8 = 4;
+
+impl FilterRow {
+    pub(crate) fn of(lead: &CatalogLead) -> FilterRow {
+        let mut known = 0;
+        let mut flag = |present: bool, bit: u8| {
+            if present {
+                known |= bit;
+            }
+        };
+        flag(lead.list_price.is_some(), HAS_PRICE);
+        flag(lead.bathrooms_total.is_some(), HAS_BATHS);
+        flag(
+            lead.latitude.is_some() && lead.longitude.is_some(),
+            HAS_POSITION,
+        );
+        FilterRow {
+            list_price: lead.list_price.unwrap_or(0.0),
+            bathrooms_total: lead.bathrooms_total.unwrap_or(0.0),
+            fraud_score: lead.fraud_score,
+            latitude: lead.latitude.unwrap_or(0.0),
+            longitude: lead.longitude.unwrap_or(0.0),
+            fetched_at: time_key(lead.fetched_at),
+            quality: ordered(lead.quality_score),
+            property_id: lead.property_id,
+            bedrooms_total: lead.bedrooms_total.map_or(i16::MIN, |b| {
+                b.clamp(i64::from(i16::MIN + 1), i64::from(i16::MAX)) as i16
+            }),
+            known,
+        }
+    }
+
+    pub(crate) fn has(&self, bit: u8) -> bool {
+        self.known & bit != 0
+    }
+}
+
 /// Leads by value, as bitmaps of slots (a slot is a lead's small dense number in the catalogue).
 pub(crate) type Groups<K> = HashMap<K, RoaringBitmap>;
 

@@ -194,12 +194,17 @@ struct Contents {
     /// lead's life; slots of removed leads are reused.
     slot_of: HashMap<i64, u32>,
     by_slot: Vec<Option<Arc<CatalogLead>>>,
+    /// What range and distance filters read, by slot: one cache line per lead.
+    rows: Vec<index::FilterRow>,
+    /// Slots of sold-out leads (kept from `sales`).
+    sold_out: roaring::RoaringBitmap,
     free_slots: Vec<u32>,
     indexes: index::Indexes,
 }
 
 impl Contents {
     fn insert(&mut self, lead: Arc<CatalogLead>) {
+        let id = lead.property_id;
         let slot = match self.slot_of.get(&lead.property_id) {
             Some(slot) => *slot,
             None => {
@@ -212,9 +217,33 @@ impl Contents {
             self.indexes.remove(&old, slot);
         }
         self.indexes.add(&lead, slot);
+        let row = index::FilterRow::of(&lead);
         match self.by_slot.get_mut(slot as usize) {
-            Some(held) => *held = Some(lead),
-            None => self.by_slot.push(Some(lead)),
+            Some(held) => {
+                *held = Some(lead);
+                self.rows[slot as usize] = row;
+            }
+            None => {
+                self.by_slot.push(Some(lead));
+                self.rows.push(row);
+            }
+        }
+        self.mark_sold_out(id);
+    }
+
+    /// Keeps the sold-out bitmap in step with `sales` for the lead's slot.
+    fn mark_sold_out(&mut self, property_id: i64) {
+        let Some(slot) = self.slot_of.get(&property_id).copied() else {
+            return;
+        };
+        if self
+            .sales
+            .get(&property_id)
+            .is_some_and(|(_, sale)| sale.sold_out)
+        {
+            self.sold_out.insert(slot);
+        } else {
+            self.sold_out.remove(slot);
         }
     }
 
@@ -226,7 +255,12 @@ impl Contents {
             self.indexes.remove(&old, slot);
         }
         self.by_slot[slot as usize] = None;
+        self.sold_out.remove(slot);
         self.free_slots.push(slot);
+    }
+
+    pub(crate) fn row(&self, slot: u32) -> Option<&index::FilterRow> {
+        self.rows.get(slot as usize)
     }
 
     pub(crate) fn at(&self, slot: u32) -> Option<&CatalogLead> {
@@ -425,6 +459,7 @@ impl Catalog {
                     if entry.0 <= revision {
                         *entry = (revision, sale);
                     }
+                    contents.mark_sold_out(id);
                     marks.sales = (revision, id);
                 }
                 for row in &purchases {

@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use super::index::{kind_code, ordered, stems, time_key};
+use super::index::{
+    FilterRow, HAS_BATHS, HAS_POSITION, HAS_PRICE, kind_code, ordered, stems, time_key,
+};
 use super::{Catalog, CatalogLead, Contents};
 use crate::db::Param;
 use crate::search::{
@@ -25,9 +27,14 @@ use crate::{Error, Result};
 /// A radius whose cells hold more leads than this narrows through the distance check alone.
 const RADIUS_CELLS_AT_MOST: usize = 250_000;
 
-/// The filters, compiled once per search.
-struct Matcher<'a> {
-    filters: &'a Filters,
+/// The filters the candidates do not settle yet, compiled once per search. (The candidates hold
+/// only active leads that pass the exact filters and the text: see `candidates`.)
+struct Matcher {
+    min_price: Option<f64>,
+    max_price: Option<f64>,
+    min_beds: Option<i16>,
+    min_baths: Option<f64>,
+    max_fraud_score: Option<f64>,
     city: Option<String>,
     /// `Some(empty)`: the text had only stop words, which match nothing (as in Postgres).
     stems: Option<Vec<u64>>,
@@ -36,55 +43,45 @@ struct Matcher<'a> {
     priced_only: bool,
 }
 
-impl Matcher<'_> {
-    fn matches(&self, lead: &CatalogLead, contents: &Contents) -> bool {
-        let f = self.filters;
-        let text_eq = |held: &Option<std::sync::Arc<str>>, wanted: &Option<String>| {
-            wanted.as_deref().is_none_or(|w| held.as_deref() == Some(w))
-        };
-        let at_least = |held: Option<f64>, floor: Option<f64>| {
-            floor.is_none_or(|floor| held.is_some_and(|v| v >= floor))
-        };
-        lead.is_active()
-            && text_eq(&lead.listing_kind, &f.kind)
-            && text_eq(&lead.property_type, &f.property_type)
-            && text_eq(&lead.state_or_province, &f.state)
-            && text_eq(&lead.postal_code, &f.postal_code)
+impl Matcher {
+    fn matches(&self, row: &FilterRow, slot: u32, contents: &Contents) -> bool {
+        let priced = row.has(HAS_PRICE);
+        (!self.priced_only || priced)
             && self
-                .city
-                .as_deref()
-                .is_none_or(|c| lead.city_folded.as_deref() == Some(c))
-            && (!self.priced_only || lead.list_price.is_some())
-            && at_least(lead.list_price, f.min_price)
-            && f
+                .min_price
+                .is_none_or(|floor| priced && row.list_price >= floor)
+            && self
                 .max_price
-                .is_none_or(|cap| lead.list_price.is_some_and(|v| v <= cap))
-            && at_least(lead.bedrooms_total.map(|b| b as f64), f.min_beds.map(f64::from))
-            && at_least(lead.bathrooms_total, f.min_baths.map(f64::from))
-            && f.max_fraud_score.is_none_or(|cap| lead.fraud_score <= cap)
+                .is_none_or(|cap| priced && row.list_price <= cap)
             && self
-                .since
-                .is_none_or(|since| time_key(lead.fetched_at) >= since)
-            && self.stems.as_ref().is_none_or(|wanted| {
-                !wanted.is_empty() && wanted.iter().all(|s| lead.stems.binary_search(s).is_ok())
-            })
+                .min_beds
+                .is_none_or(|floor| row.bedrooms_total >= floor)
+            && self
+                .min_baths
+                .is_none_or(|floor| row.has(HAS_BATHS) && row.bathrooms_total >= floor)
+            && self
+                .max_fraud_score
+                .is_none_or(|cap| row.fraud_score <= cap)
+            && self.since.is_none_or(|since| row.fetched_at >= since)
             && self.radius.is_none_or(|(lat, lon, r)| {
-                matches!((lead.latitude, lead.longitude), (Some(la), Some(lo)) if haversine_miles(lat, lon, la, lo) <= r)
+                row.has(HAS_POSITION) && haversine_miles(lat, lon, row.latitude, row.longitude) <= r
             })
-            && !contents
-                .sales
-                .get(&lead.property_id)
-                .is_some_and(|(_, sale)| sale.sold_out)
+            && !contents.sold_out.contains(slot)
     }
 }
 
 /// The sort key of a lead, as an ordered integer.
-fn key_of(sort: Sort, lead: &CatalogLead, center: Option<(f64, f64)>) -> i64 {
+fn key_of(sort: Sort, row: &FilterRow, center: Option<(f64, f64)>) -> i64 {
     match sort {
-        Sort::PriceAsc | Sort::PriceDesc => ordered(lead.list_price.unwrap_or(0.0)),
-        Sort::Newest => time_key(lead.fetched_at),
-        Sort::Quality => ordered(lead.quality_score),
-        Sort::Distance => ordered(distance(lead, center).unwrap_or(f64::INFINITY)),
+        Sort::PriceAsc | Sort::PriceDesc => ordered(row.list_price),
+        Sort::Newest => row.fetched_at,
+        Sort::Quality => row.quality,
+        Sort::Distance => ordered(match center {
+            Some((lat, lon)) if row.has(HAS_POSITION) => {
+                haversine_miles(lat, lon, row.latitude, row.longitude)
+            }
+            _ => f64::INFINITY,
+        }),
     }
 }
 
@@ -129,7 +126,11 @@ impl Catalog {
             None => None,
         };
         let matcher = Matcher {
-            filters,
+            min_price: filters.min_price,
+            max_price: filters.max_price,
+            min_beds: filters.min_beds.map(i16::from),
+            min_baths: filters.min_baths.map(f64::from),
+            max_fraud_score: filters.max_fraud_score,
             city: filters.city.as_deref().map(|c| c.trim().to_lowercase()),
             stems: filters
                 .text
@@ -150,7 +151,7 @@ impl Catalog {
             Some(after) if asc => key > after,
             Some(after) => key < after,
         };
-        let mut hits: Vec<(i64, &CatalogLead)> = Vec::with_capacity(limit + 1);
+        let mut hits: Vec<&CatalogLead> = Vec::with_capacity(limit + 1);
         let everyone = contents.indexes.all.len().max(1);
         let narrowed = candidates(&contents, filters, &matcher);
         let wanted = (limit + 1) as u64;
@@ -165,27 +166,27 @@ impl Catalog {
         if collect {
             let all = &contents.indexes.all;
             let slots = narrowed.as_ref().unwrap_or(all);
-            let mut found: Vec<((i64, i64), &CatalogLead)> = Vec::new();
+            let mut found: Vec<((i64, i64), u32)> = Vec::new();
             let mut matched: i64 = 0;
             for slot in slots {
-                let Some(lead) = contents.at(slot) else {
+                let Some(row) = contents.row(slot) else {
                     continue;
                 };
-                if matcher.matches(lead, &contents) {
+                if matcher.matches(row, slot, &contents) {
                     matched += 1;
                     if sort == Sort::Distance && matched > MAX_DISTANCE_CANDIDATES {
                         return Err(Error::BadRequest(format!(
                             "more than {MAX_DISTANCE_CANDIDATES} leads lie in this area: add filters or a smaller radius to sort by distance"
                         )));
                     }
-                    let key = (key_of(sort, lead, center), lead.property_id);
+                    let key = (key_of(sort, row, center), row.property_id);
                     if beyond(key) {
-                        found.push((key, lead));
+                        found.push((key, slot));
                     }
                 }
             }
             let take = (limit + 1).min(found.len());
-            let order = |a: &((i64, i64), &CatalogLead), b: &((i64, i64), &CatalogLead)| {
+            let order = |a: &((i64, i64), u32), b: &((i64, i64), u32)| {
                 if asc { a.0.cmp(&b.0) } else { b.0.cmp(&a.0) }
             };
             if take < found.len() {
@@ -193,17 +194,17 @@ impl Catalog {
                 found.truncate(take);
             }
             found.sort_unstable_by(order);
-            hits.extend(found.into_iter().map(|((k, _), l)| (k, l)));
+            hits.extend(found.into_iter().filter_map(|(_, slot)| contents.at(slot)));
         } else {
-            for (key, slot) in walk(&contents, filters, sort, after) {
+            for (_, slot) in walk(&contents, filters, sort, after) {
                 if narrowed.as_ref().is_some_and(|c| !c.contains(slot)) {
                     continue;
                 }
-                let Some(lead) = contents.at(slot) else {
+                let (Some(row), Some(lead)) = (contents.row(slot), contents.at(slot)) else {
                     continue;
                 };
-                if matcher.matches(lead, &contents) {
-                    hits.push((key, lead));
+                if matcher.matches(row, slot, &contents) {
+                    hits.push(lead);
                     if hits.len() > limit {
                         break;
                     }
@@ -212,7 +213,7 @@ impl Catalog {
         }
         let mut page: Vec<LeadSummary> = hits
             .iter()
-            .map(|(_, lead)| {
+            .map(|lead| {
                 let mut summary = lead.summary();
                 summary.distance_miles = distance(lead, center);
                 summary
@@ -236,11 +237,7 @@ impl Catalog {
 }
 
 /// The intersection of the bitmaps the filters name (`None`: no filter narrows).
-fn candidates(
-    contents: &Contents,
-    filters: &Filters,
-    matcher: &Matcher<'_>,
-) -> Option<RoaringBitmap> {
+fn candidates(contents: &Contents, filters: &Filters, matcher: &Matcher) -> Option<RoaringBitmap> {
     let index = &contents.indexes;
     let mut sets: Vec<&RoaringBitmap> = Vec::new();
     // A value no lead has: nothing matches.
@@ -274,42 +271,42 @@ fn candidates(
     if nothing {
         return Some(RoaringBitmap::new());
     }
-    sets.sort_by_key(|set| set.len());
-    let mut narrowed: Option<RoaringBitmap> = sets.first().map(|first| (*first).clone());
-    if let Some(result) = &mut narrowed {
-        for set in &sets[1..] {
-            *result &= *set;
-        }
-    }
-    if let (Some((lat, lon, r)), Some(ranges)) = (
-        matcher.radius,
-        matcher
-            .radius
-            .and_then(|(lat, lon, r)| h3_ranges(lat, lon, r)),
-    ) {
-        let _ = (lat, lon, r);
-        let mut circle = RoaringBitmap::new();
+    // The radius's leads first: usually the fewest, and owned already (no copy to intersect into).
+    let mut circle: Option<RoaringBitmap> = None;
+    if let Some(ranges) = matcher
+        .radius
+        .and_then(|(lat, lon, r)| h3_ranges(lat, lon, r))
+    {
+        let mut slots = RoaringBitmap::new();
+        let mut count = 0usize;
         let mut complete = true;
         'ranges: for (lo, hi) in ranges {
             for (_, slot) in index.cells.range((lo, 0)..=(hi, u32::MAX)) {
-                if circle.len() as usize >= RADIUS_CELLS_AT_MOST {
+                count += 1;
+                if count > RADIUS_CELLS_AT_MOST {
                     complete = false;
                     break 'ranges;
                 }
-                circle.insert(*slot);
+                slots.insert(*slot);
             }
         }
         if complete {
-            narrowed = Some(match narrowed {
-                Some(mut result) => {
-                    result &= &circle;
-                    result
-                }
-                None => circle,
-            });
+            circle = Some(slots);
         }
     }
-    narrowed
+    sets.sort_by_key(|set| set.len());
+    let mut rest = sets.into_iter();
+    let mut narrowed = match circle {
+        Some(circle) => circle,
+        None => rest.next()?.clone(),
+    };
+    for set in rest {
+        narrowed &= set;
+        if narrowed.is_empty() {
+            break;
+        }
+    }
+    Some(narrowed)
 }
 
 /// The sort order from just past `after`, as `(key, slot)`.
