@@ -40,7 +40,44 @@ struct Matcher {
     stems: Option<Vec<u64>>,
     since: Option<i64>,
     radius: Option<(f64, f64, f64)>,
+    /// A box around the radius's circle (a little larger, never smaller): most leads outside the
+    /// circle are ruled out without the trigonometry.
+    around: Option<Around>,
     priced_only: bool,
+}
+
+#[derive(Clone, Copy)]
+struct Around {
+    min_lat: f64,
+    max_lat: f64,
+    /// `None` when the circle reaches a pole (every longitude).
+    lon: Option<(f64, f64)>,
+}
+
+impl Around {
+    fn of(lat: f64, lon: f64, radius_miles: f64) -> Around {
+        // A degree of latitude is 69.09 miles on the sphere; 1% more covers the rest (the widest
+        // longitude of a spherical cap is asin(sin d / cos lat), a little more than d / cos lat).
+        let dlat = radius_miles / 69.09 * 1.01;
+        let widest = lat.abs() + dlat;
+        let lon = (widest < 89.0).then(|| {
+            let dlon = dlat / widest.to_radians().cos();
+            (lon - dlon, lon + dlon)
+        });
+        Around {
+            min_lat: lat - dlat,
+            max_lat: lat + dlat,
+            lon,
+        }
+    }
+
+    fn holds(&self, lat: f64, lon: f64) -> bool {
+        // Longitudes that wrap past ±180 are left to the exact distance.
+        (self.min_lat..=self.max_lat).contains(&lat)
+            && self
+                .lon
+                .is_none_or(|(lo, hi)| lo < -180.0 || hi > 180.0 || (lo..=hi).contains(&lon))
+    }
 }
 
 impl Matcher {
@@ -64,7 +101,11 @@ impl Matcher {
                 .is_none_or(|cap| row.fraud_score <= cap)
             && self.since.is_none_or(|since| row.fetched_at >= since)
             && self.radius.is_none_or(|(lat, lon, r)| {
-                row.has(HAS_POSITION) && haversine_miles(lat, lon, row.latitude, row.longitude) <= r
+                row.has(HAS_POSITION)
+                    && self
+                        .around
+                        .is_none_or(|around| around.holds(row.latitude, row.longitude))
+                    && haversine_miles(lat, lon, row.latitude, row.longitude) <= r
             })
             && !contents.sold_out.contains(slot)
     }
@@ -139,6 +180,9 @@ impl Catalog {
             since: filters
                 .max_age_days
                 .map(|days| time_key(chrono::Utc::now() - chrono::Duration::days(i64::from(days)))),
+            around: center
+                .zip(filters.radius_miles)
+                .map(|((lat, lon), r)| Around::of(lat, lon, r)),
             radius: center
                 .zip(filters.radius_miles)
                 .map(|((lat, lon), r)| (lat, lon, r)),
@@ -277,21 +321,22 @@ fn candidates(contents: &Contents, filters: &Filters, matcher: &Matcher) -> Opti
         .radius
         .and_then(|(lat, lon, r)| h3_ranges(lat, lon, r))
     {
-        let mut slots = RoaringBitmap::new();
-        let mut count = 0usize;
+        let mut slots: Vec<u32> = Vec::new();
         let mut complete = true;
         'ranges: for (lo, hi) in ranges {
             for (_, slot) in index.cells.range((lo, 0)..=(hi, u32::MAX)) {
-                count += 1;
-                if count > RADIUS_CELLS_AT_MOST {
+                if slots.len() >= RADIUS_CELLS_AT_MOST {
                     complete = false;
                     break 'ranges;
                 }
-                slots.insert(*slot);
+                slots.push(*slot);
             }
         }
         if complete {
-            circle = Some(slots);
+            // Appending sorted slots builds the bitmap far faster than inserting them one by one.
+            slots.sort_unstable();
+            slots.dedup();
+            circle = RoaringBitmap::from_sorted_iter(slots).ok();
         }
     }
     sets.sort_by_key(|set| set.len());
@@ -361,5 +406,39 @@ fn walk<'a>(
         Sort::Quality => pairs(&index.quality),
         // Distance is always collected (see `search`).
         Sort::Distance => Box::new(std::iter::empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_box_around_a_radius_holds_every_point_inside_it() {
+        const EARTH_RADIUS_MILES: f64 = 3958.7613;
+        for (lat, lon) in [
+            (0.0, 0.0),
+            (30.2672, -97.7431),
+            (64.8378, -147.7164),
+            (-33.9, 151.2),
+        ] {
+            for radius in [0.05, 1.0, 5.0, 60.0, 400.0, 500.0] {
+                let around = Around::of(lat, lon, radius);
+                for step in 0..360 {
+                    let bearing = f64::from(step).to_radians();
+                    let d = radius * 0.9999 / EARTH_RADIUS_MILES;
+                    let (p1, l1) = (f64::to_radians(lat), f64::to_radians(lon));
+                    let p2 = (p1.sin() * d.cos() + p1.cos() * d.sin() * bearing.cos()).asin();
+                    let l2 = l1
+                        + (bearing.sin() * d.sin() * p1.cos()).atan2(d.cos() - p1.sin() * p2.sin());
+                    let (la, lo) = (p2.to_degrees(), l2.to_degrees());
+                    assert!(haversine_miles(lat, lon, la, lo) <= radius);
+                    assert!(
+                        around.holds(la, lo),
+                        "({lat}, {lon}) radius {radius}: bearing {step} outside the box"
+                    );
+                }
+            }
+        }
     }
 }
