@@ -174,6 +174,20 @@ async fn catalogue_follows_inserts_updates_removals_and_sales(backend: Backend) 
         }
     })
     .await;
+    // Sold out: searches no longer list it.
+    let listed = test::call_service(
+        &app,
+        TestRequest::get()
+            .uri("/v1/leads?limit=100")
+            .insert_header(env.bearer("viewer", Role::Agent))
+            .to_request(),
+    )
+    .await;
+    let listed: Value = serde_json::from_slice(&test::read_body(listed).await).unwrap();
+    assert!(
+        !listed.to_string().contains(&hex),
+        "a sold-out lead is still listed: {listed}"
+    );
     // The buyer's view has the contact details (from the database; memory never holds them).
     let owned = detail(&app, &env, "elsewhere", &lead.hex()).await.1;
     assert_eq!(owned["owned"], true);

@@ -7,14 +7,14 @@
 //! sort order itself is walked from the cursor, skipping leads that are not candidates, until the
 //! page is full (few candidates: collect; many: the walk soon fills a page).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
 use super::index::{
-    FilterRow, HAS_BATHS, HAS_POSITION, HAS_PRICE, kind_code, ordered, stems, time_key,
+    FilterRow, Groups, HAS_BATHS, HAS_POSITION, HAS_PRICE, kind_code, ordered, stems, time_key,
 };
 use super::{Catalog, CatalogLead, Contents};
 use crate::db::Param;
@@ -286,7 +286,7 @@ fn candidates(contents: &Contents, filters: &Filters, matcher: &Matcher) -> Opti
     let mut sets: Vec<&RoaringBitmap> = Vec::new();
     // A value no lead has: nothing matches.
     let mut nothing = false;
-    let exact: [(&HashMap<Arc<str>, RoaringBitmap>, Option<&str>); 5] = [
+    let exact: [(&Groups<Arc<str>>, Option<&str>); 5] = [
         (&index.kind, filters.kind.as_deref()),
         (&index.property_type, filters.property_type.as_deref()),
         (&index.postal, filters.postal_code.as_deref()),
