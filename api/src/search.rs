@@ -612,7 +612,7 @@ pub(crate) fn fingerprint(filters: &Filters, sort: Sort) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
-pub(crate) fn encode_cursor(cursor: &Cursor) -> String {
+fn encode_cursor(cursor: &Cursor) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).unwrap_or_default())
 }
 
@@ -648,7 +648,7 @@ pub(crate) fn key_param(sort: Sort, key: &serde_json::Value) -> Result<Param> {
     })
 }
 
-pub(crate) fn row_key(sort: Sort, summary: &LeadSummary) -> serde_json::Value {
+fn row_key(sort: Sort, summary: &LeadSummary) -> serde_json::Value {
     let bits = |v: Option<f64>| serde_json::json!(v.unwrap_or(0.0).to_bits());
     match sort {
         Sort::PriceAsc | Sort::PriceDesc => bits(summary.list_price),
@@ -826,19 +826,29 @@ pub(crate) async fn search(
             }
         }
     }
-    let next = if page.len() > limit {
-        page.truncate(limit);
-        page.last().map(|last| {
-            encode_cursor(&Cursor {
-                f: fp.clone(),
-                k: row_key(sort, last),
-                id: u64::from_str_radix(&last.property_id, 16).unwrap_or(0) as i64,
-            })
+    Ok(end_page(page, limit, &fp, sort))
+}
+
+/// Cuts `page` (read with one row more than `limit`) to `limit` rows, with the cursor of its last
+/// row when there is more.
+pub(crate) fn end_page(
+    mut page: Vec<LeadSummary>,
+    limit: usize,
+    fingerprint: &str,
+    sort: Sort,
+) -> (Vec<LeadSummary>, Option<String>) {
+    if page.len() <= limit {
+        return (page, None);
+    }
+    page.truncate(limit);
+    let next = page.last().map(|last| {
+        encode_cursor(&Cursor {
+            f: fingerprint.to_owned(),
+            k: row_key(sort, last),
+            id: u64::from_str_radix(&last.property_id, 16).unwrap_or(0) as i64,
         })
-    } else {
-        None
-    };
-    Ok((page, next))
+    });
+    (page, next)
 }
 
 #[cfg(test)]

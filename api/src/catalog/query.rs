@@ -19,8 +19,8 @@ use super::index::{
 use super::{Catalog, CatalogLead, Contents};
 use crate::db::Param;
 use crate::search::{
-    Cursor, Filters, LeadSummary, MAX_DISTANCE_CANDIDATES, Sort, decode_cursor, encode_cursor,
-    fingerprint, fts_terms, h3_ranges, haversine_miles, key_param, row_key,
+    Cursor, Filters, LeadSummary, MAX_DISTANCE_CANDIDATES, Sort, decode_cursor, end_page,
+    fingerprint, fts_terms, h3_ranges, haversine_miles, key_param,
 };
 use crate::{Error, Result};
 
@@ -255,7 +255,7 @@ impl Catalog {
                 }
             }
         }
-        let mut page: Vec<LeadSummary> = hits
+        let page: Vec<LeadSummary> = hits
             .iter()
             .map(|lead| {
                 let mut summary = lead.summary();
@@ -264,19 +264,7 @@ impl Catalog {
             })
             .collect();
         drop(contents);
-        let next = if page.len() > limit {
-            page.truncate(limit);
-            page.last().map(|last| {
-                encode_cursor(&Cursor {
-                    f: fp.clone(),
-                    k: row_key(sort, last),
-                    id: u64::from_str_radix(&last.property_id, 16).unwrap_or(0) as i64,
-                })
-            })
-        } else {
-            None
-        };
-        Ok((page, next))
+        Ok(end_page(page, limit, &fp, sort))
     }
 }
 

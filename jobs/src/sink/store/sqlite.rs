@@ -144,6 +144,12 @@ fn json_ids(ids: impl IntoIterator<Item = PropertyId>) -> String {
     format!("[{}]", ids.join(","))
 }
 
+/// SQLite's SQLITE_BUSY and SQLITE_LOCKED (primary codes; extended ones keep them in the low byte).
+fn is_busy(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -170,13 +176,35 @@ impl SqliteStore {
         {
             std::fs::create_dir_all(parent).map_err(|e| Error::io("create folder", parent, e))?;
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1) as u32)
-            .connect_with(options)
-            .await?;
-        let store = SqliteStore { pool };
-        store.migrate(SQLITE).await?;
-        Ok(store)
+        // Processes opening a new file at the same moment can meet SQLite's "database is locked"
+        // outside the busy handler (switching the journal to WAL needs the file to themselves):
+        // such an open is retried for as long as the busy timeout.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let opened = async {
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(max_connections.max(1) as u32)
+                    .connect_with(options.clone())
+                    .await?;
+                let store = SqliteStore { pool };
+                match store.migrate(SQLITE).await {
+                    Ok(()) => Ok(store),
+                    Err(error) => {
+                        store.pool.close().await;
+                        Err(error)
+                    }
+                }
+            }
+            .await;
+            match opened {
+                Err(Error::Store(sqlx::Error::Database(e)))
+                    if is_busy(e.code().as_deref()) && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     pub fn pool(&self) -> &SqlitePool {
