@@ -374,14 +374,15 @@ async fn lead_detail(
     // From memory when the catalogue holds the lead and the caller does not own it (most views);
     // otherwise from the database: a lead written since the last refresh, or a buyer's own lead
     // with the contact details the catalogue never keeps.
-    if let Some(catalog) = &state.catalog
-        && let Some(lead) = catalog.lead(property_id)
-        && !catalog.owns(&principal.subject, property_id)
+    if let Some((lead, sale)) = state
+        .catalog
+        .as_ref()
+        .and_then(|catalog| catalog.public_view(&principal.subject, property_id))
     {
         if !lead.is_active() {
             return Err(Error::NotFound(format!("no lead {}", hex_id(property_id))));
         }
-        let detail = lead.public_detail(catalog.sale(property_id))?;
+        let detail = lead.public_detail(sale)?;
         state.events.publish(
             MarketplaceEventKind::View,
             &EventLead {

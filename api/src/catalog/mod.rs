@@ -352,24 +352,27 @@ impl Catalog {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The lead, if the catalogue holds it.
-    pub(crate) fn lead(&self, property_id: i64) -> Option<Arc<CatalogLead>> {
-        self.read().leads.get(&property_id).cloned()
-    }
-
-    pub(crate) fn sale(&self, property_id: i64) -> Sale {
-        self.read()
-            .sales
-            .get(&property_id)
-            .map_or_else(Sale::default, |(_, sale)| *sale)
-    }
-
-    /// Whether `agent` bought the lead (as of the last refresh).
-    pub(crate) fn owns(&self, agent: &str, property_id: i64) -> bool {
-        self.read()
+    /// What a lead's detail shows an agent who does not own it, under one read lock: `None` when
+    /// the catalogue does not hold the lead or `agent` owns it (both are read from the database).
+    pub(crate) fn public_view(
+        &self,
+        agent: &str,
+        property_id: i64,
+    ) -> Option<(Arc<CatalogLead>, Sale)> {
+        let contents = self.read();
+        let lead = contents.leads.get(&property_id)?;
+        if contents
             .owned
             .get(agent)
             .is_some_and(|ids| ids.contains(&property_id))
+        {
+            return None;
+        }
+        let sale = contents
+            .sales
+            .get(&property_id)
+            .map_or_else(Sale::default, |(_, sale)| *sale);
+        Some((Arc::clone(lead), sale))
     }
 
     /// Reads and applies everything committed since the last refresh.
