@@ -1,6 +1,8 @@
 //! Rate limits per client IP address (every request) and per principal (authenticated requests),
 //! with `governor`'s keyed GCRA limiters; an exceeded limit is a 429 with `Retry-After`.
 
+use std::hash::Hash;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
@@ -10,7 +12,7 @@ use crate::config::RateLimits;
 use crate::{Error, Result};
 
 pub(crate) struct Limits {
-    per_ip: DefaultKeyedRateLimiter<String>,
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_principal: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
@@ -33,17 +35,21 @@ impl Limits {
         }
     }
 
-    pub(crate) fn check_ip(&self, ip: &str) -> Result<()> {
-        self.check(&self.per_ip, ip)
+    pub(crate) fn check_ip(&self, ip: IpAddr) -> Result<()> {
+        self.check(&self.per_ip, &ip)
     }
 
     pub(crate) fn check_principal(&self, subject: &str) -> Result<()> {
-        self.check(&self.per_principal, subject)
+        // `check_key` takes the key by reference but stores an owned copy on first use.
+        self.check(&self.per_principal, &subject.to_owned())
     }
 
-    fn check(&self, limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<()> {
-        // `check_key` takes the key by reference but stores an owned copy on first use.
-        match limiter.check_key(&key.to_owned()) {
+    fn check<K: Hash + Eq + Clone>(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+    ) -> Result<()> {
+        match limiter.check_key(key) {
             Ok(()) => Ok(()),
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());

@@ -1,8 +1,10 @@
 //! Prometheus metrics: names in one place and one helper per notable event.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
+use actix_web::http::Method;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub(crate) const REQUESTS: &str = "aiq_api_requests_total";
@@ -38,14 +40,44 @@ pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
-pub(crate) fn request(route: &str, method: &str, status: u16, elapsed: Duration) {
-    let labels = [
-        ("route", route.to_owned()),
-        ("method", method.to_owned()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!(REQUESTS, &labels).increment(1);
-    metrics::histogram!(REQUEST_SECONDS, "route" => route.to_owned()).record(elapsed.as_secs_f64());
+/// The request counter and latency histogram of one (route pattern, method, status), registered
+/// once: looking a labelled metric up in the registry allocates its labels and hashes them, which
+/// on the hottest path costs more than the handler's own lookups.
+type RequestMetrics = (metrics::Counter, metrics::Histogram);
+
+static REQUEST_METRICS: OnceLock<RwLock<HashMap<(String, Method, u16), RequestMetrics>>> =
+    OnceLock::new();
+
+pub(crate) fn request(route: String, method: &Method, status: u16, elapsed: Duration) {
+    let cache = REQUEST_METRICS.get_or_init(Default::default);
+    let key = (route, method.clone(), status);
+    let found = cache
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&key)
+        .cloned();
+    let (counter, histogram) = match found {
+        Some(handles) => handles,
+        None => {
+            let (route, method, status) = &key;
+            let labels = [
+                ("route", route.clone()),
+                ("method", method.as_str().to_owned()),
+                ("status", status.to_string()),
+            ];
+            let handles = (
+                metrics::counter!(REQUESTS, &labels),
+                metrics::histogram!(REQUEST_SECONDS, "route" => route.clone()),
+            );
+            cache
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(key, handles.clone());
+            handles
+        }
+    };
+    counter.increment(1);
+    histogram.record(elapsed.as_secs_f64());
 }
 
 pub(crate) fn reservation(outcome: &'static str) {

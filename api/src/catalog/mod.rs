@@ -24,6 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::db::{Db, DbRow, Param};
+#[cfg(doc)]
 use crate::handlers::LeadDetail;
 use crate::search::{ContactText, LeadSummary, redact};
 use crate::{Result, metrics};
@@ -136,34 +137,115 @@ impl CatalogLead {
         }
     }
 
-    /// The detail page of an agent who does not own the lead.
-    pub(crate) fn public_detail(&self, sale: Sale) -> Result<LeadDetail> {
-        let json = |i: usize| -> Result<serde_json::Value> {
+    /// The detail page of an agent who does not own the lead, serialised straight from the
+    /// catalogue's own strings (no copy, no JSON tree). Its JSON is exactly [`LeadDetail`]'s: the
+    /// catalogue tests compare every field of every lead with the database's answer.
+    pub(crate) fn public_detail(&self, sale: Sale) -> Result<PublicDetail<'_>> {
+        let json = |i: usize| -> Result<&serde_json::value::RawValue> {
             serde_json::from_str(self.text(i).unwrap_or("null"))
                 .map_err(|e| crate::Error::Internal(format!("catalogue JSON: {e}")))
         };
-        Ok(LeadDetail {
-            summary: self.summary(),
-            street_address: self.text(STREET).map(str::to_owned),
-            unit_number: self.text(UNIT).map(str::to_owned),
-            description: self.text(DESCRIPTION).map(str::to_owned),
-            status: self.status.to_string(),
+        Ok(PublicDetail {
+            property_id: Hex16(self.property_id as u64),
+            listing_kind: self.listing_kind.as_deref(),
+            property_type: self.property_type.as_deref(),
+            list_price: self.list_price,
+            price_period: self.price_period.as_deref(),
+            bedrooms_total: self.bedrooms_total,
+            bathrooms_total: self.bathrooms_total,
+            living_area_sqft: self.living_area_sqft,
+            city: self.city.as_deref(),
+            state_or_province: self.state_or_province.as_deref(),
+            postal_code: self.postal_code.as_deref(),
+            latitude: self.latitude,
+            longitude: self.longitude,
+            h3_cell: self.h3_cell.map(|c| Hex(c as u64)),
+            title: self.text(TITLE),
+            fetched_at: self.fetched_at,
+            posted_at: self.posted_at,
+            fraud_score: self.fraud_score,
+            quality_score: self.quality_score,
+            lead_price: self.lead_price,
+            exclusive: self.exclusive,
+            street_address: self.text(STREET),
+            unit_number: self.text(UNIT),
+            description: self.text(DESCRIPTION),
+            status: &self.status,
             completeness: self.completeness,
             fraud_reasons: json(FRAUD_REASONS)?,
             price_breakdown: json(PRICE_BREAKDOWN)?,
             listing_count: self.listing_count,
-            sources: self
-                .sources
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            sources: Sources(&self.sources),
             buyers: sale.buyers,
             sold_out: sale.sold_out,
             owned: false,
-            url: None,
-            contact: None,
         })
+    }
+}
+
+/// [`LeadDetail`] of a lead its reader does not own (so without `url` and `contact`), borrowed
+/// from the catalogue; the fields in `LeadDetail`'s order (its summary flattened first).
+#[derive(serde::Serialize)]
+pub(crate) struct PublicDetail<'a> {
+    property_id: Hex16,
+    listing_kind: Option<&'a str>,
+    property_type: Option<&'a str>,
+    list_price: Option<f64>,
+    price_period: Option<&'a str>,
+    bedrooms_total: Option<i64>,
+    bathrooms_total: Option<f64>,
+    living_area_sqft: Option<i64>,
+    city: Option<&'a str>,
+    state_or_province: Option<&'a str>,
+    postal_code: Option<&'a str>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    h3_cell: Option<Hex>,
+    title: Option<&'a str>,
+    fetched_at: DateTime<Utc>,
+    posted_at: Option<DateTime<Utc>>,
+    fraud_score: f64,
+    quality_score: f64,
+    lead_price: i64,
+    exclusive: bool,
+    street_address: Option<&'a str>,
+    unit_number: Option<&'a str>,
+    description: Option<&'a str>,
+    status: &'a str,
+    completeness: f64,
+    fraud_reasons: &'a serde_json::value::RawValue,
+    price_breakdown: &'a serde_json::value::RawValue,
+    listing_count: i64,
+    sources: Sources<'a>,
+    buyers: i64,
+    sold_out: bool,
+    owned: bool,
+}
+
+/// A property id as 16 hex digits, written without an intermediate string.
+struct Hex16(u64);
+
+impl serde::Serialize for Hex16 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{:016x}", self.0))
+    }
+}
+
+/// An H3 cell in hex.
+struct Hex(u64);
+
+impl serde::Serialize for Hex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{:x}", self.0))
+    }
+}
+
+/// The comma-separated sources as a JSON list.
+struct Sources<'a>(&'a str);
+
+impl serde::Serialize for Sources<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.split(',').filter(|s| !s.is_empty()))
     }
 }
 
