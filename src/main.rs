@@ -1,5 +1,10 @@
 //! `aiqleads`: the one command-line entry point of the AIQLeads data platform.
 
+// Faster than the system allocator for the API's many small per-request allocations across
+// worker threads (measured with benches/api/run.sh: search +18%, lead detail +7%).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -5,6 +5,10 @@
 //! API_ADDR TRIVIAL_ADDR TOKEN_FILE` serves `create_app` (exactly what `aiqleads serve` runs, with
 //! rate limits raised out of the way) and, beside it, a trivial actix handler as the baseline.
 
+// The allocator `aiqleads` uses (src/main.rs), so the figures are those of the shipped binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};

@@ -10,7 +10,7 @@ init = function(args)
   math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
   for i = 1, 65536 do
     local id = math.random(1, count)
-    if id % 20 == 0 then id = id + 1 end
+    if id % 20 == 0 then id = id - 1 end
     requests[i] = wrk.format("GET", string.format("/v1/leads/%016x", id))
   end
 end
