@@ -45,8 +45,10 @@ pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
 /// on the hottest path costs more than the handler's own lookups.
 type RequestMetrics = (metrics::Counter, metrics::Histogram);
 
-static REQUEST_METRICS: OnceLock<RwLock<HashMap<(String, Method, u16), RequestMetrics>>> =
-    OnceLock::new();
+/// Route pattern, method and status.
+type RequestLabels = (String, Method, u16);
+
+static REQUEST_METRICS: OnceLock<RwLock<HashMap<RequestLabels, RequestMetrics>>> = OnceLock::new();
 
 pub(crate) fn request(route: String, method: &Method, status: u16, elapsed: Duration) {
     let cache = REQUEST_METRICS.get_or_init(Default::default);
