@@ -45,6 +45,18 @@ pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
 /// on the hottest path costs more than the handler's own lookups.
 type RequestMetrics = (metrics::Counter, metrics::Histogram);
 
+const STANDARD_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::PATCH,
+    Method::OPTIONS,
+    Method::CONNECT,
+    Method::TRACE,
+];
+
 /// Route pattern, method and status.
 type RequestLabels = (String, Method, u16);
 
@@ -52,7 +64,14 @@ static REQUEST_METRICS: OnceLock<RwLock<HashMap<RequestLabels, RequestMetrics>>>
 
 pub(crate) fn request(route: String, method: &Method, status: u16, elapsed: Duration) {
     let cache = REQUEST_METRICS.get_or_init(Default::default);
-    let key = (route, method.clone(), status);
+    // A client may send any extension method: those share one label, so that neither the cache
+    // nor the exported series grow with what clients invent.
+    let method = if STANDARD_METHODS.contains(method) {
+        method.clone()
+    } else {
+        Method::from_bytes(b"OTHER").unwrap_or(Method::GET)
+    };
+    let key = (route, method, status);
     let found = cache
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -108,4 +127,25 @@ pub(crate) fn catalog_leads(count: usize) {
 
 pub(crate) fn catalog_refresh_failed() {
     metrics::counter!(CATALOG_REFRESH_FAILURES).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        let route = "/test/invented-methods";
+        for name in ["FROB", "QUUX", "ZAP"] {
+            let method = Method::from_bytes(name.as_bytes()).unwrap();
+            request(route.to_owned(), &method, 418, Duration::from_millis(1));
+        }
+        let cache = REQUEST_METRICS.get().unwrap().read().unwrap();
+        let methods: Vec<&str> = cache
+            .keys()
+            .filter(|(r, _, _)| r == route)
+            .map(|(_, method, _)| method.as_str())
+            .collect();
+        assert_eq!(methods, ["OTHER"]);
+    }
 }
