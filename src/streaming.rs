@@ -43,7 +43,8 @@ enum JobArg {
     DeadLetters,
     /// listings.raw -> the lake's raw_listings archive (every record as received, exactly once).
     Archive,
-    /// marketplace.events (the API's views, cart adds, purchases) -> the store's marketplace_events.
+    /// marketplace.events (the API's views, cart adds, purchases) -> the store's marketplace_events,
+    /// and on to listings.by-block for pricing's demand.
     Events,
     /// All five in this process.
     All,

@@ -249,6 +249,13 @@ impl Deployment {
         (n.trim().parse().unwrap(), d.trim().parse().unwrap())
     }
 
+    /// The one value a lake query returns, as CSV text.
+    fn sql_value(&self, query: &str) -> String {
+        let output = self.run(&["sql", "--format", "csv", query]);
+        let text = String::from_utf8(output.stdout).unwrap();
+        text.lines().nth(1).expect("one row").trim().to_owned()
+    }
+
     /// `(rows, distinct listings)` in the lake's `leads` table.
     fn lake_counts(&self) -> (u64, u64) {
         let output = self.run(&[
@@ -729,4 +736,141 @@ async fn marketplace_events_are_stored_once_and_the_malformed_dead_lettered() {
             "round {round}"
         );
     }
+}
+
+/// The listing of the fixture `(source, source_listing_id)` as the pipeline normalises it.
+fn fixture_listings() -> Vec<aiq_schemas::Listing> {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE);
+    std::fs::read_to_string(fixture)
+        .unwrap()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<aiq_schemas::RawListing>(line).ok())
+        .filter_map(|raw| aiq_pipeline::normalise::normalise(&raw, chrono::Utc::now()).ok())
+        .collect()
+}
+
+fn pricing_cell(listing: &aiq_schemas::Listing) -> Option<h3o::CellIndex> {
+    let cell = h3o::CellIndex::try_from(listing.h3_cell?.0).ok()?;
+    cell.parent(h3o::Resolution::Seven)
+}
+
+/// `demand_multiplier` of the listing's row.
+async fn demand_multiplier(store_url: &str, listing: &aiq_schemas::Listing) -> f64 {
+    let mut connection = PgConnection::connect(store_url).await.unwrap();
+    sqlx::query_scalar::<_, f64>(
+        "SELECT (price_breakdown->>'demand_multiplier')::float8 FROM listings \
+         WHERE source = $1 AND source_listing_id = $2",
+    )
+    .bind(listing.source.as_str())
+    .bind(&listing.source_listing_id)
+    .fetch_one(&mut connection)
+    .await
+    .unwrap()
+}
+
+/// The API's events reach pricing through the log: `events` forwards them into
+/// `listings.by-block` beside the listings of their state, where `enrich` counts them in order. A
+/// lead where agents bought is dearer, one in a quiet area of the same partition cheaper, and a
+/// second deployment that replays the same topics from the start stores the very same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn marketplace_demand_prices_leads_through_the_log_and_a_replay_agrees() {
+    let broker = Broker::start();
+    let database = Database::create("demand").await;
+    let lake = tempfile::tempdir().unwrap();
+    let deployment = Deployment {
+        bus: broker.url(),
+        store: database.url.clone(),
+        lake: lake.path().to_owned(),
+        name: "demand".into(),
+    };
+    deployment.run(&["kafka", "create-topics", "--partitions", PARTITIONS]);
+
+    // A hot and a quiet Texas lead in different pricing areas.
+    let listings = fixture_listings();
+    let texan = |l: &&aiq_schemas::Listing| {
+        l.state_or_province.as_deref() == Some("TX") && pricing_cell(l).is_some()
+    };
+    let hot = listings
+        .iter()
+        .find(texan)
+        .expect("a Texas listing with a cell");
+    let quiet = listings
+        .iter()
+        .filter(texan)
+        .find(|l| pricing_cell(l) != pricing_cell(hot))
+        .expect("a Texas listing in another area");
+    let event = |listing: &aiq_schemas::Listing, kind: &str| {
+        let event = serde_json::json!({
+            "kind": kind,
+            "property_id": "00000000000000ff",
+            "h3_cell": listing.h3_cell,
+            "postal_code": listing.postal_code,
+            "state_or_province": listing.state_or_province,
+            "agent": "0123456789abcdef0123456789abcdef",
+            "at": chrono::Utc::now(),
+        });
+        Outgoing::new(b"00000000000000ff".to_vec(), event.to_string().into_bytes())
+    };
+    let mut events: Vec<Outgoing> = (0..20).map(|_| event(hot, "purchase")).collect();
+    events.push(event(quiet, "view"));
+    let bus = Bus::open(&broker.url(), 16, &KafkaSettings::default()).unwrap();
+    bus.producer(streams::MARKETPLACE_EVENTS)
+        .unwrap()
+        .send_all(events)
+        .await
+        .unwrap();
+    let output = deployment.run(&["run", "events", "--exit-when-idle", "3s"]);
+    assert_eq!(
+        scalar(&database.url, "SELECT count(*) FROM marketplace_events").await,
+        21,
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    assert_eq!(deployment.sql_value("SELECT count(*) FROM purchases"), "20");
+
+    publish(&broker.url(), 1).await;
+    deployment.run(&["run", "all", "--exit-when-idle", "3s"]);
+    let url = &database.url;
+    // The rerun of `events` inside `all` wrote nothing again.
+    assert_eq!(
+        deployment.sql_value("SELECT count(*) FROM marketplace_events"),
+        "21"
+    );
+    let (hot_demand, quiet_demand) = (
+        demand_multiplier(url, hot).await,
+        demand_multiplier(url, quiet).await,
+    );
+    assert!(hot_demand > 1.0, "hot {hot_demand}");
+    assert!(quiet_demand < 1.0, "quiet {quiet_demand}");
+    // Pricing state is per partition: the other partitions saw no demand at all.
+    let texas_partition = deployment.sql_value(&format!(
+        "SELECT input_partition FROM leads WHERE source_listing_id = '{}'",
+        hot.source_listing_id
+    ));
+    let priced_elsewhere = deployment.sql_value(&format!(
+        "SELECT count(*) FROM leads WHERE input_partition <> {texas_partition} \
+         AND price_demand_multiplier <> 1.0"
+    ));
+    assert_eq!(priced_elsewhere, "0");
+
+    // Another deployment (new groups, database and lake) over the same topics: the partition and
+    // events jobs send everything again, enrich drops those repeats by origin and prices from the log.
+    let replay_database = Database::create("demand_replay").await;
+    let replay_lake = tempfile::tempdir().unwrap();
+    let replay = Deployment {
+        bus: broker.url(),
+        store: replay_database.url.clone(),
+        lake: replay_lake.path().to_owned(),
+        name: "demand-replay".into(),
+    };
+    replay.run(&["run", "all", "--exit-when-idle", "3s"]);
+    assert_eq!(
+        listing_rows(&replay_database.url).await,
+        listing_rows(url).await
+    );
+    assert_eq!(
+        replay.sql_value("SELECT count(*) FROM marketplace_events"),
+        "21"
+    );
 }

@@ -9,7 +9,7 @@ use aiq_schemas::{H3Cell, MarketplaceEvent, MarketplaceEventKind, PropertyId};
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use crate::db::{Db, Param};
+use crate::db::{Db, DbRow, Param};
 use crate::{Error, Result, metrics};
 
 /// Most events written per database statement.
@@ -34,6 +34,20 @@ pub(crate) struct EventLead {
     pub(crate) property_id: i64,
     pub(crate) h3_cell: Option<i64>,
     pub(crate) postal_code: Option<String>,
+    /// With Kafka, the pricing job's partition of the lead is chosen by it.
+    pub(crate) state_or_province: Option<String>,
+}
+
+impl EventLead {
+    /// From a `leads` row that has the `h3_cell`, `postal_code` and `state_or_province` columns.
+    pub(crate) fn from_row(property_id: i64, row: &DbRow) -> Result<EventLead> {
+        Ok(EventLead {
+            property_id,
+            h3_cell: row.get("h3_cell")?,
+            postal_code: row.get("postal_code")?,
+            state_or_province: row.get("state_or_province")?,
+        })
+    }
 }
 
 impl EventPublisher {
@@ -80,6 +94,7 @@ impl EventPublisher {
             property_id: PropertyId::from_i64(lead.property_id),
             h3_cell: lead.h3_cell.map(|c| H3Cell(c as u64)),
             postal_code: lead.postal_code.clone(),
+            state_or_province: lead.state_or_province.clone(),
             agent: self.pseudonym(subject),
             at: Utc::now(),
         };

@@ -341,7 +341,8 @@ async fn lead_facts(state: &AppState, property_id: i64) -> Result<LeadFacts> {
     let row = state
         .db
         .fetch_optional(
-            "SELECT property_id, h3_cell, postal_code, lead_price, listing_kind, status FROM leads WHERE property_id = $1",
+            "SELECT property_id, h3_cell, postal_code, state_or_province, lead_price, listing_kind, status \
+             FROM leads WHERE property_id = $1",
             &[Param::I64(property_id)],
         )
         .await?
@@ -349,11 +350,7 @@ async fn lead_facts(state: &AppState, property_id: i64) -> Result<LeadFacts> {
     let kind: Option<String> = row.get("listing_kind")?;
     let status: String = row.get("status")?;
     Ok(LeadFacts {
-        event: EventLead {
-            property_id,
-            h3_cell: row.get("h3_cell")?,
-            postal_code: row.get("postal_code")?,
-        },
+        event: EventLead::from_row(property_id, &row)?,
         lead_price: row.get("lead_price")?,
         exclusive: state.config.is_exclusive_kind(kind.as_deref()),
         active: status == "active",
@@ -385,11 +382,7 @@ async fn lead_detail(
         let detail = lead.public_detail(sale)?;
         state.events.publish(
             MarketplaceEventKind::View,
-            &EventLead {
-                property_id,
-                h3_cell: lead.h3_cell(),
-                postal_code: lead.postal_code(),
-            },
+            &lead.event_lead(),
             &principal.subject,
         );
         return Ok(HttpResponse::Ok().json(detail));
@@ -425,11 +418,7 @@ async fn lead_detail(
         lead_detail_from_row(&row, &state.config.exclusive_kinds, owned, buyers, sold_out)?;
     state.events.publish(
         MarketplaceEventKind::View,
-        &EventLead {
-            property_id,
-            h3_cell: row.get("h3_cell")?,
-            postal_code: row.get("postal_code")?,
-        },
+        &EventLead::from_row(property_id, &row)?,
         &principal.subject,
     );
     Ok(HttpResponse::Ok().json(detail))

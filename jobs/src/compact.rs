@@ -4,8 +4,8 @@
 //! The enrich job writes a file per flush and per (input partition, date, state), so a busy day
 //! leaves hundreds of small files in a folder; readers pay per file. Compaction reads a folder's
 //! committed files, sorts the rows (`leads` by postal code, listing kind and list price, so the
-//! row-group statistics let filters on them skip most of the file; `property_merges` and
-//! `raw_listings` by input position), writes one file aside and then, under the manifest lock, renames it into place,
+//! row-group statistics let filters on them skip most of the file; `marketplace_events` by lead and
+//! kind; `property_merges` and `raw_listings` by input position), writes one file aside and then, under the manifest lock, renames it into place,
 //! replaces the manifest (the new file carries the old files' offset ranges, so the writers'
 //! exactly-once positions do not move) and deletes the old files. A crash leaves either the old
 //! files or the new one committed; the other is an orphan that the next writer or compaction
@@ -17,7 +17,10 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aiq_schemas::{lead_arrow_schema, property_merge_arrow_schema, raw_listing_arrow_schema};
+use aiq_schemas::{
+    lead_arrow_schema, marketplace_event_arrow_schema, property_merge_arrow_schema,
+    raw_listing_arrow_schema,
+};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use datafusion::arrow::compute::take_record_batch;
@@ -28,9 +31,9 @@ use tracing::{info, warn};
 
 use crate::config::LakeConfig;
 use crate::sink::lake::codec::conform;
-use crate::sink::lake::manifest::{ManifestLock, remove_orphans, replace_manifest};
+use crate::sink::lake::manifest::{ManifestLock, TABLES, remove_orphans, replace_manifest};
 use crate::sink::lake::{
-    LEADS, ManifestEntry, PROPERTY_MERGES, RAW_LISTINGS, read_manifest, write_parquet_aside,
+    LEADS, MARKETPLACE_EVENTS, ManifestEntry, RAW_LISTINGS, read_manifest, write_parquet_aside,
     writer_properties,
 };
 use crate::{Error, Result};
@@ -98,7 +101,7 @@ pub fn compact(
 fn folders(root: &Path, entries: Vec<ManifestEntry>, min_files: usize) -> Vec<Folder> {
     let mut by_folder: BTreeMap<(String, PathBuf), Folder> = BTreeMap::new();
     for entry in entries {
-        if ![LEADS, PROPERTY_MERGES, RAW_LISTINGS].contains(&entry.table.as_str()) {
+        if !TABLES.contains(&entry.table.as_str()) {
             continue;
         }
         let dir = root
@@ -129,6 +132,7 @@ fn schema_of(table: &str) -> SchemaRef {
     match table {
         LEADS => lead_arrow_schema(),
         RAW_LISTINGS => raw_listing_arrow_schema(),
+        MARKETPLACE_EVENTS => marketplace_event_arrow_schema(),
         _ => property_merge_arrow_schema(),
     }
 }
@@ -153,6 +157,15 @@ fn sort_columns(table: &str) -> &'static [&'static str] {
             "postal_code",
             "listing_kind",
             "list_price",
+            "input_stream",
+            "input_partition",
+            "input_offset",
+        ]
+    } else if table == MARKETPLACE_EVENTS {
+        // Analysts filter events by lead and kind; the position keeps the order total.
+        &[
+            "property_id",
+            "kind",
             "input_stream",
             "input_partition",
             "input_offset",

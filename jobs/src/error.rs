@@ -25,6 +25,16 @@ pub enum Error {
     Bus(#[from] aiq_kafka::Error),
     #[error("crawl: {0}")]
     Crawl(String),
+    #[error(
+        "{stream}/{partition} was taken over by another member since this one claimed it \
+         (generation {generation}); this member lost the partition without noticing and stops \
+         rather than write for it"
+    )]
+    Fenced {
+        stream: String,
+        partition: i32,
+        generation: i64,
+    },
     #[error("{0}")]
     Internal(String),
 }

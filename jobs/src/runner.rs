@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aiq_pipeline::{Enriched, Stage};
+use aiq_pipeline::{Enriched, LeadPipeline, Stage};
 use aiq_schemas::{DeadLetter, Lead, MarketplaceEvent, RawListing, RejectReason, SCHEMA_VERSION};
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::watch;
@@ -35,6 +35,8 @@ pub struct RunStats {
     /// Lead prices of active (sellable) leads, for the price distribution.
     pub active_prices: Vec<u32>,
     pub batches: u64,
+    /// Marketplace events counted in pricing.
+    pub demand_events: u64,
 }
 
 /// The sinks a run writes; any may be absent.
@@ -47,24 +49,154 @@ pub struct Sinks {
     pub dead_letter_file: Option<DeadLetterWriter>,
 }
 
-/// Consumes until the stream ends or `shutdown` turns true, then flushes every sink.
-pub async fn run_enrich<S>(
-    stage: &mut S,
+/// How often the runner reads the marketplace events recorded in the store since its last look.
+const DEMAND_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Events read per query.
+const DEMAND_PAGE: i64 = 10_000;
+/// The stream name the lake records the store's `marketplace_events` rows under (partition 0, the
+/// row id as offset), so each row reaches the lake once whatever run reads it.
+pub const STORE_EVENTS_STREAM: &str = "store.marketplace_events";
+
+/// Follows the store's `marketplace_events` (what the embedded API records): into pricing, the
+/// demand window's events at the start and then, before a batch and at most once per
+/// [`DEMAND_POLL_INTERVAL`], the events written since; into the lake's `marketplace_events`, every
+/// row the lake does not hold yet.
+///
+/// The embedded run keeps no state between runs (the in-process bus holds nothing after it), so
+/// reading demand from the store as it goes is exact enough here. The Kafka jobs instead carry events
+/// in `listings.by-block`, so that replaying a partition prices exactly as the first run did.
+struct DemandFollower {
+    /// The last row read; `None` before the first look.
+    after_id: Option<i64>,
+    polled: Option<Instant>,
+}
+
+impl DemandFollower {
+    async fn catch_up(
+        &mut self,
+        store: &Store,
+        mut lake: Option<&mut LakeWriter>,
+        stage: &mut LeadPipeline,
+        stats: &mut RunStats,
+    ) -> Result<()> {
+        if self
+            .polled
+            .is_some_and(|at| at.elapsed() < DEMAND_POLL_INTERVAL)
+        {
+            return Ok(());
+        }
+        self.polled = Some(Instant::now());
+        let now = Utc::now();
+        let window = chrono::Duration::from_std(stage.pricer().config().demand_window)
+            .unwrap_or(chrono::Duration::MAX);
+        let window_start = now
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let stream: Arc<str> = Arc::from(STORE_EVENTS_STREAM);
+        let mut price = |mut event: MarketplaceEvent| {
+            if event.at >= window_start {
+                // A clock ahead of this one must not slide the demand windows past the present.
+                event.at = event.at.min(now);
+                stage.record_event(&event);
+                stats.demand_events += 1;
+            }
+        };
+        let to_lake = |lake: &mut Option<&mut LakeWriter>, id: i64, event: &MarketplaceEvent| {
+            if let Some(lake) = lake.as_deref_mut() {
+                let position = StreamPosition {
+                    stream: Arc::clone(&stream),
+                    partition: 0,
+                    offset: id,
+                };
+                lake.record_events([(event.clone(), position)]);
+            }
+        };
+        let after_id = match self.after_id {
+            Some(after_id) => {
+                read_events(store, after_id, DateTime::<Utc>::UNIX_EPOCH, |id, event| {
+                    to_lake(&mut lake, id, &event);
+                    price(event);
+                })
+                .await?
+            }
+            None => {
+                // Pricing wants the window; the lake, every row from where it stands.
+                let priced_up_to =
+                    read_events(store, 0, window_start, |_, event| price(event)).await?;
+                let lake_from = lake
+                    .as_deref()
+                    .map(|lake| lake.committed_next(STORE_EVENTS_STREAM, 0) - 1);
+                match lake_from {
+                    Some(from) => {
+                        let last =
+                            read_events(store, from, DateTime::<Utc>::UNIX_EPOCH, |id, event| {
+                                to_lake(&mut lake, id, &event);
+                                // Written while the window was read: not priced yet.
+                                if id > priced_up_to {
+                                    price(event);
+                                }
+                            })
+                            .await?;
+                        last.max(priced_up_to)
+                    }
+                    None => priced_up_to,
+                }
+            }
+        };
+        self.after_id = Some(after_id);
+        Ok(())
+    }
+}
+
+/// Hands `each` the store's events with an id above `after_id` at or after `since` (the epoch for
+/// all: Postgres cannot bind chrono's minimum), in id order;
+/// returns the last id read (`after_id` when there was none).
+async fn read_events(
+    store: &Store,
+    mut after_id: i64,
+    since: DateTime<Utc>,
+    mut each: impl FnMut(i64, MarketplaceEvent),
+) -> Result<i64> {
+    loop {
+        let page = store
+            .marketplace_events_after(after_id, since, DEMAND_PAGE)
+            .await?;
+        let full = page.len() as i64 == DEMAND_PAGE;
+        for (id, event) in page {
+            after_id = id;
+            each(id, event);
+        }
+        if !full {
+            return Ok(after_id);
+        }
+    }
+}
+
+/// Consumes until the stream ends or `shutdown` turns true, then flushes every sink. With a store,
+/// pricing counts the marketplace events the store records ([`DemandFollower`]).
+pub async fn run_enrich(
+    stage: &mut LeadPipeline,
     consumer: &mut Consumer,
     sinks: &mut Sinks,
     config: &RunnerConfig,
     mut shutdown: watch::Receiver<bool>,
     mut progress: impl FnMut(&RunStats),
-) -> Result<RunStats>
-where
-    S: Stage<In = RawListing, Out = Enriched>,
-{
+) -> Result<RunStats> {
     let mut stats = RunStats::default();
     let mut committed: Offsets = match &sinks.store {
         Some(store) => store.committed_offsets(&config.consumer_name).await?,
         None => Offsets::default(),
     };
+    let mut demand = DemandFollower {
+        after_id: None,
+        polled: None,
+    };
     loop {
+        if let Some(store) = &sinks.store {
+            demand
+                .catch_up(store, sinks.lake.as_mut(), stage, &mut stats)
+                .await?;
+        }
         let batch = tokio::select! {
             batch = consumer.next_batch(config.batch_size.get(), config.batch_linger) => batch,
             _ = shutdown.wait_for(|stop| *stop) => {
@@ -491,73 +623,6 @@ pub async fn run_dead_letters(
     }
     consumer.close();
     Ok(stored)
-}
-
-/// Stores `marketplace.events` (the API's views, cart adds and purchases, with Kafka) in the store's
-/// `marketplace_events` table, where the market statistics count demand and the enrich job reads it
-/// for pricing; the embedded API writes that table directly. Events and offsets commit in one
-/// transaction (exactly once); an event that does not decode, or comes from a newer schema, is a
-/// dead letter with its bytes. Returns (events stored, dead-lettered).
-pub async fn run_marketplace_events(
-    consumer: &mut Consumer,
-    store: &Store,
-    config: &RunnerConfig,
-    consumer_name: &str,
-    stop: &mut StopWhen,
-) -> Result<(u64, u64)> {
-    let mut committed = store.committed_offsets(consumer_name).await?;
-    let (mut stored, mut rejected) = (0, 0);
-    while let Some(records) = stop.next_batch(consumer, config).await {
-        let changes = consumer.take_rebalances();
-        if !changes.is_empty() {
-            stop.note_rebalances(&changes);
-            committed = store.committed_offsets(consumer_name).await?;
-        }
-        let mut events = Vec::with_capacity(records.len());
-        let mut dead_letters = Vec::new();
-        let mut next_offsets = Offsets::new();
-        let now = Utc::now();
-        for record in unstored(&records, &committed, &mut next_offsets) {
-            let decoded = check_schema_version(record).and_then(|()| {
-                serde_json::from_slice::<MarketplaceEvent>(&record.payload).map_err(|e| {
-                    RejectReason::new("invalid_json", format!("not a marketplace event: {e}"))
-                })
-            });
-            match decoded {
-                Ok(event) => events.push(event),
-                Err(reason) => {
-                    let position = StreamPosition {
-                        stream: Arc::clone(&record.stream),
-                        partition: record.partition,
-                        offset: record.offset,
-                    };
-                    dead_letters.push((
-                        dead_letter(record, "marketplace_event_decode", reason, None, now),
-                        position,
-                    ));
-                }
-            }
-        }
-        if next_offsets.is_empty() {
-            continue;
-        }
-        let batch = SinkBatch {
-            leads: &[],
-            lead_positions: &[],
-            relabels: &[],
-            relabel_positions: &[],
-            dead_letters: &dead_letters,
-            marketplace_events: &events,
-            next_offsets: &next_offsets,
-        };
-        store.write(consumer_name, &batch).await?;
-        stored += events.len() as u64;
-        rejected += dead_letters.len() as u64;
-        consumer.commit(&partition_offsets(&next_offsets))?;
-        committed.extend(next_offsets);
-    }
-    consumer.close();
-    Ok((stored, rejected))
 }
 
 /// The records of a batch the store does not hold yet (below `committed` they were stored by an

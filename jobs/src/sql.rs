@@ -10,8 +10,10 @@
 //! - `market_stats` (view): per `postal_code` and `listing_kind`, the active supply and the medians of
 //!   list price, price per square foot and lead price, over `current_leads`;
 //! - `raw_listings`: every raw record received, as it arrived, partitioned by `dt` (receive date);
-//! - `property_merges` and any other table folder of Parquet files under the lake (for example
-//!   purchases, once a job writes them), with its schema read from the files.
+//! - `marketplace_events`: the buyers' views, cart adds and purchases (`kind`), partitioned by `dt`
+//!   (the event's date), and the view `purchases` over it;
+//! - `property_merges` and any other table folder of Parquet files under the lake, with its schema
+//!   read from the files.
 //!
 //! Tables whose folder does not exist yet are not registered; `SHOW TABLES` lists what is there.
 //! Queries may read and define session views but never write the lake (no `INSERT`/`COPY`): its files
@@ -34,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use aiq_schemas::{lead_arrow_schema, raw_listing_arrow_schema};
+use aiq_schemas::{lead_arrow_schema, marketplace_event_arrow_schema, raw_listing_arrow_schema};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
@@ -61,6 +63,15 @@ pub const LEADS_TABLE: &str = "leads";
 
 /// Folder of the `raw_listings` archive under the lake root.
 pub const RAW_LISTINGS_TABLE: &str = "raw_listings";
+
+/// Folder of the `marketplace_events` table (views, cart adds, purchases) under the lake root.
+pub const MARKETPLACE_EVENTS_TABLE: &str = "marketplace_events";
+
+/// The purchases among the marketplace events (agents as the API's pseudonyms).
+const PURCHASES_VIEW: &str = "CREATE VIEW purchases AS
+SELECT property_id, h3_cell, postal_code, state_or_province, agent, at, dt
+FROM marketplace_events
+WHERE kind = 'purchase'";
 
 /// Folders under the lake root that are not tables.
 const NOT_TABLES: [&str; 1] = ["_manifest"];
@@ -294,6 +305,19 @@ impl Lake {
             tables.push(RAW_LISTINGS_TABLE.to_owned());
         }
 
+        let events_dir = root.join(MARKETPLACE_EVENTS_TABLE);
+        if events_dir.is_dir() {
+            let table = partitioned_table(
+                &events_dir,
+                marketplace_event_arrow_schema(),
+                vec![("dt".to_owned(), DataType::Date32)],
+            )?;
+            context.register_table(MARKETPLACE_EVENTS_TABLE, Arc::new(table))?;
+            tables.push(MARKETPLACE_EVENTS_TABLE.to_owned());
+            context.sql(PURCHASES_VIEW).await?;
+            tables.push("purchases".to_owned());
+        }
+
         for (name, dir) in other_table_dirs(root)? {
             let url = directory_url(&dir);
             let options = ParquetReadOptions::default();
@@ -428,6 +452,7 @@ fn other_table_dirs(root: &Path) -> Result<Vec<(String, PathBuf)>, SqlError> {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if name == LEADS_TABLE
             || name == RAW_LISTINGS_TABLE
+            || name == MARKETPLACE_EVENTS_TABLE
             || NOT_TABLES.contains(&name.as_str())
             || !plain_identifier
             || !path.is_dir()

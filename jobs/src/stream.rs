@@ -15,18 +15,22 @@
 //! - `dead-letters`: `listings.dlq` -> the store's `dead_letters` table.
 //! - `archive`: `listings.raw` -> the lake's `raw_listings`, every record as received, exactly once.
 //! - `events`: `marketplace.events` (the API's views, cart adds, purchases) -> the store's
-//!   `marketplace_events` table (demand for the market statistics and for pricing), exactly once.
+//!   `marketplace_events` table (demand in the market statistics), exactly once, and on into
+//!   `listings.by-block`, keyed like the event's lead, where `enrich` counts it in pricing's demand
+//!   in log order (a replay prices exactly as the first run did).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use aiq_kafka::kafka::RevokeHook;
-use aiq_kafka::{Bus, Consumer, Origin, Outgoing, Rebalanced, Record, streams};
-use aiq_pipeline::dedupe::partition_key;
+use aiq_kafka::{Bus, Consumer, Origin, OriginStream, Outgoing, Rebalanced, Record, streams};
+use aiq_pipeline::dedupe::{event_partition_key, partition_key};
 use aiq_pipeline::normalise::normalise;
 use aiq_pipeline::{Enriched, LeadPipeline, PipelineConfig};
-use aiq_schemas::{DeadLetter, LeadStatus, Listing, RejectReason, SCHEMA_VERSION};
+use aiq_schemas::{
+    DeadLetter, LeadStatus, Listing, MarketplaceEvent, RejectReason, SCHEMA_VERSION,
+};
 use chrono::{DateTime, TimeZone, Utc};
 use metrics::{counter, histogram};
 use tokio::sync::watch;
@@ -35,10 +39,9 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::runner::{
     Activity, StopWhen, archive_row, check_schema_version, dead_letter, decode, run_dead_letters,
-    run_marketplace_events,
 };
 use crate::sink::lake::LakeWriter;
-use crate::sink::store::Store;
+use crate::sink::store::{Generations, Store};
 use crate::sink::{Offsets, SinkBatch, StreamPosition};
 use crate::{Error, Result};
 
@@ -109,6 +112,9 @@ pub struct JobStats {
     pub quarantined: u64,
     /// Records replayed to rebuild partition state.
     pub replayed: u64,
+    /// Marketplace events applied to pricing (enrich), or forwarded to `listings.by-block`
+    /// (events).
+    pub demand_events: u64,
     pub batches: u64,
 }
 
@@ -140,21 +146,7 @@ pub async fn run_job(
                 ..JobStats::default()
             }
         }
-        Job::Events => {
-            let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
-            let group = job.group(config);
-            let mut consumer = bus.consumer(streams::MARKETPLACE_EVENTS, &group, None)?;
-            let (stored, rejected) =
-                run_marketplace_events(&mut consumer, &store, &config.runner, &group, &mut stop)
-                    .await?;
-            store.close().await;
-            JobStats {
-                records_in: stored + rejected,
-                records_out: stored,
-                dead_lettered: rejected,
-                ..JobStats::default()
-            }
-        }
+        Job::Events => run_events(bus, config, &mut stop).await?,
     };
     info!(job = job.name(), ?stats, "job stopped");
     Ok(stats)
@@ -195,10 +187,7 @@ async fn run_partition(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Resul
         let mut listings = Vec::with_capacity(records.len());
         let mut rejects = Vec::new();
         for record in &records {
-            let origin = Some(Origin {
-                partition: record.partition,
-                offset: record.offset,
-            });
+            let origin = Some(Origin::raw_listing(record.partition, record.offset));
             let now = record_time(record);
             let normalised = decode(record).and_then(|raw| {
                 normalise(&raw, now).map_err(|reason| ("normalise", reason, Some(Box::new(raw))))
@@ -255,8 +244,14 @@ async fn run_archive(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<
         let rebalances = consumer.take_rebalances();
         for change in &rebalances {
             match change {
-                // Its previous owner flushed before letting go: read what it committed.
-                Rebalanced::Assigned(_) => lock(&lake).reload_manifest()?,
+                // Its previous owner flushed before letting go: claim, then read what it committed.
+                Rebalanced::Assigned(partitions) => {
+                    let mut lake = lock(&lake);
+                    for &partition in partitions {
+                        lake.claim(streams::LISTINGS_RAW, partition)?;
+                    }
+                    lake.reload_manifest()?;
+                }
                 Rebalanced::Revoked(partitions) => {
                     for partition in partitions {
                         read_next.remove(partition);
@@ -296,6 +291,180 @@ async fn run_archive(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<
     Ok(stats)
 }
 
+/// `events`: `marketplace.events` -> the store's `marketplace_events` (events, dead letters and
+/// offsets in one transaction), the lake's `marketplace_events` (files by offset range), and
+/// `listings.by-block` for pricing.
+///
+/// Each event that names a place is sent to `listings.by-block`, keyed like its lead's listings,
+/// before the store commits it: the enrich job counts it in pricing in log order, so a replay prices
+/// exactly as the first run did. Sending is at-least-once; each copy names its origin, and enrich
+/// drops a copy it has seen. Kafka is told the lower of the store's and the lake's positions, so a
+/// restart re-reads what the lake had not committed (the store skips it by offset).
+async fn run_events(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<JobStats> {
+    let group = Job::Events.group(config);
+    let stream = streams::MARKETPLACE_EVENTS;
+    let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
+    let lake = Arc::new(Mutex::new(LakeWriter::open(&config.lake)?));
+    let on_revoke = flush_before_revoke(&lake, stream);
+    let mut consumer = bus.consumer(stream, &group, Some(on_revoke))?;
+    let to_pricing = bus.producer(streams::LISTINGS_BY_BLOCK)?;
+    let mut stored_next = store.committed_offsets(&group).await?;
+    let mut generations = Generations::new();
+    let mut read_next: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut last_commit: Vec<(i32, i64)> = Vec::new();
+    let mut stats = JobStats::default();
+    while let Some(records) = stop.next_batch(&mut consumer, &config.runner).await {
+        let rebalances = consumer.take_rebalances();
+        for change in &rebalances {
+            match change {
+                Rebalanced::Assigned(partitions) => {
+                    for &partition in partitions {
+                        let generation = store.claim(&group, stream, partition).await?;
+                        generations.insert((stream.to_owned(), partition), generation);
+                        lock(&lake).claim(stream, partition)?;
+                    }
+                    lock(&lake).reload_manifest()?;
+                    stored_next = store.committed_offsets(&group).await?;
+                }
+                Rebalanced::Revoked(partitions) => {
+                    for partition in partitions {
+                        read_next.remove(partition);
+                        generations.remove(&(stream.to_owned(), *partition));
+                    }
+                }
+            }
+        }
+        stop.note_rebalances(&rebalances);
+        if !records.is_empty() {
+            let mut for_store = Vec::new();
+            let mut for_lake = Vec::new();
+            let mut forwards = Vec::new();
+            let mut dead_letters = Vec::new();
+            let mut next_offsets = Offsets::new();
+            let now = Utc::now();
+            for record in &records {
+                let key = (record.stream.to_string(), record.partition);
+                let stored = stored_next
+                    .get(&key)
+                    .is_some_and(|next| record.offset < *next);
+                if !stored {
+                    next_offsets.insert(key, record.offset + 1);
+                }
+                let position = StreamPosition {
+                    stream: Arc::clone(&record.stream),
+                    partition: record.partition,
+                    offset: record.offset,
+                };
+                match decode_payload::<MarketplaceEvent>(record, "a marketplace event") {
+                    Ok(event) if stored => for_lake.push((event, position)),
+                    Ok(event) => {
+                        if let Some(key) = event_partition_key(&event) {
+                            forwards.push(Outgoing {
+                                key: key.into_bytes(),
+                                payload: json(&event)?,
+                                schema_version: SCHEMA_VERSION,
+                                timestamp_ms: record.timestamp_ms,
+                                origin: Some(Origin::marketplace_event(
+                                    record.partition,
+                                    record.offset,
+                                )),
+                            });
+                        }
+                        for_store.push(event.clone());
+                        for_lake.push((event, position));
+                    }
+                    Err(_) if stored => {}
+                    Err(reason) => {
+                        counter!("aiq_dead_letters_total", "job" => "events", "reason" => reason.code.clone())
+                            .increment(1);
+                        let letter =
+                            dead_letter(record, "marketplace_event_decode", reason, None, now);
+                        dead_letters.push((letter, position));
+                    }
+                }
+            }
+            stats.records_in += records.len() as u64;
+            stats.batches += 1;
+            counter!("aiq_records_in_total", "job" => "events").increment(records.len() as u64);
+            lock(&lake).record_events(for_lake);
+            if !next_offsets.is_empty() {
+                stats.demand_events += forwards.len() as u64;
+                to_pricing.send_all(forwards).await?;
+                let batch_generations: Generations = next_offsets
+                    .keys()
+                    .filter_map(|key| Some((key.clone(), *generations.get(key)?)))
+                    .collect();
+                store
+                    .write_as_owner(
+                        &group,
+                        &batch_generations,
+                        &SinkBatch {
+                            leads: &[],
+                            lead_positions: &[],
+                            relabels: &[],
+                            relabel_positions: &[],
+                            dead_letters: &dead_letters,
+                            marketplace_events: &for_store,
+                            next_offsets: &next_offsets,
+                        },
+                    )
+                    .await?;
+                stats.records_out += for_store.len() as u64;
+                stats.dead_lettered += dead_letters.len() as u64;
+                counter!("aiq_records_out_total", "job" => "events")
+                    .increment(for_store.len() as u64);
+                stored_next.extend(next_offsets);
+            }
+            for (partition, next) in next_offsets_by_partition(&records) {
+                read_next.insert(partition, next);
+            }
+            lock(&lake).flush_if_full()?;
+        }
+        let positions = {
+            let mut lake = lock(&lake);
+            lake.flush_if_due()?;
+            both_sinks_positions(&read_next, &stored_next, &lake, stream)
+        };
+        if positions != last_commit {
+            consumer.commit(&positions)?;
+            last_commit = positions;
+        }
+    }
+    let positions = {
+        let mut lake = lock(&lake);
+        lake.flush()?;
+        both_sinks_positions(&read_next, &stored_next, &lake, stream)
+    };
+    consumer.commit(&positions)?;
+    consumer.close();
+    store.close().await;
+    Ok(stats)
+}
+
+/// Per partition read, the offset both the store and the lake have committed (what Kafka is told).
+fn both_sinks_positions(
+    read_next: &BTreeMap<i32, i64>,
+    stored_next: &Offsets,
+    lake: &LakeWriter,
+    stream: &str,
+) -> Vec<(i32, i64)> {
+    read_next
+        .iter()
+        .map(|(partition, next)| {
+            let stored = stored_next
+                .get(&(stream.to_owned(), *partition))
+                .copied()
+                .unwrap_or(0);
+            (
+                *partition,
+                (*next)
+                    .min(stored)
+                    .min(lake.committed_next(stream, *partition)),
+            )
+        })
+        .collect()
+}
+
 /// Per partition read, the offset the raw archive has committed (what Kafka is told).
 fn archived_positions(read_next: &BTreeMap<i32, i64>, lake: &LakeWriter) -> Vec<(i32, i64)> {
     read_next
@@ -312,14 +481,18 @@ fn archived_positions(read_next: &BTreeMap<i32, i64>, lake: &LakeWriter) -> Vec<
 /// One owned partition of `listings.by-block`: its pipeline and where it stands.
 struct PartitionState {
     pipeline: LeadPipeline,
-    /// Per origin partition (of `listings.raw`), the next origin offset not yet seen.
-    origin_next: HashMap<i32, i64>,
+    /// Per origin partition (of `listings.raw` or `marketplace.events`), the next origin offset not
+    /// yet seen.
+    origin_next: HashMap<(OriginStream, i32), i64>,
     /// The next offset to process.
     next: i64,
     /// The next offset the store does not hold yet.
     store_next: i64,
     /// The offset last sought back to (a second gap there means the records are gone).
     sought: Option<i64>,
+    /// The owner generation this member claimed the partition at: the sinks refuse its writes
+    /// once another member has claimed it since.
+    generation: i64,
 }
 
 /// What one record did to its partition's state.
@@ -327,6 +500,8 @@ enum Applied {
     /// Its origin was already processed.
     Repeat,
     Lead(Box<Enriched>),
+    /// A marketplace event, counted in pricing's demand.
+    Demand,
     Rejected(RejectReason),
 }
 
@@ -338,33 +513,52 @@ impl PartitionState {
             next: 0,
             store_next: 0,
             sought: None,
+            generation: 0,
         }
     }
 
     /// The one place state changes, live and in replay alike.
     fn apply(&mut self, record: &Record) -> Applied {
         if let Some(origin) = record.origin {
-            let next = self.origin_next.entry(origin.partition).or_insert(0);
+            let next = self
+                .origin_next
+                .entry((origin.stream, origin.partition))
+                .or_insert(0);
             if origin.offset < *next {
                 return Applied::Repeat;
             }
             *next = origin.offset + 1;
+            if origin.stream == OriginStream::MarketplaceEvents {
+                return match decode_payload::<MarketplaceEvent>(record, "a marketplace event") {
+                    Ok(mut event) => {
+                        // The record's time bounds the event's: an event dated in the future
+                        // would slide every area's demand window past the present.
+                        event.at = event.at.min(record_time(record));
+                        self.pipeline.record_event(&event);
+                        Applied::Demand
+                    }
+                    Err(reason) => Applied::Rejected(reason),
+                };
+            }
         }
-        let listing = check_schema_version(record).and_then(|()| {
-            serde_json::from_slice::<Listing>(&record.payload).map_err(|e| {
-                RejectReason::new(
-                    "invalid_json",
-                    format!("not a normalised listing object: {e}"),
-                )
-            })
-        });
-        match listing {
+        match decode_payload::<Listing>(record, "a normalised listing object") {
             Ok(listing) => {
                 Applied::Lead(Box::new(self.pipeline.enrich(listing, record_time(record))))
             }
             Err(reason) => Applied::Rejected(reason),
         }
     }
+}
+
+/// A `listings.by-block` payload of the current (or an older) schema version.
+fn decode_payload<T: serde::de::DeserializeOwned>(
+    record: &Record,
+    what: &str,
+) -> std::result::Result<T, RejectReason> {
+    check_schema_version(record).and_then(|()| {
+        serde_json::from_slice::<T>(&record.payload)
+            .map_err(|e| RejectReason::new("invalid_json", format!("not {what}: {e}")))
+    })
 }
 
 /// Runs inside a rebalance, before the partitions of `stream` move: everything processed for them
@@ -397,6 +591,10 @@ async fn restore(
 ) -> Result<(PartitionState, u64)> {
     let started = Instant::now();
     let stream = streams::LISTINGS_BY_BLOCK;
+    // Claim first: a previous owner that has not noticed it lost the partition can no longer commit
+    // after the positions below are read.
+    let generation = store.claim(group, stream, partition).await?;
+    lock(lake).claim(stream, partition)?;
     let store_next = store
         .committed_offsets(group)
         .await?
@@ -429,6 +627,7 @@ async fn restore(
     }
     state.next = resume;
     state.store_next = store_next;
+    state.generation = generation;
     histogram!("aiq_state_restore_seconds").record(started.elapsed().as_secs_f64());
     info!(
         partition,
@@ -513,9 +712,18 @@ async fn run_enrich(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
         })?;
         if !output.store_next.is_empty() {
             let started = Instant::now();
+            let generations: Generations = output
+                .store_next
+                .keys()
+                .filter_map(|(stream, partition)| {
+                    let state = states.get(partition)?;
+                    Some(((stream.clone(), *partition), state.generation))
+                })
+                .collect();
             store
-                .write(
+                .write_as_owner(
                     &group,
+                    &generations,
                     &SinkBatch {
                         leads: &output.store_leads,
                         lead_positions: &output.store_positions,
@@ -628,6 +836,7 @@ fn process(
         };
         match state.apply(record) {
             Applied::Repeat => stats.repeats_dropped += 1,
+            Applied::Demand => stats.demand_events += 1,
             Applied::Lead(enriched) => {
                 let Enriched { lead, relabels, .. } = *enriched;
                 stats.records_out += 1;

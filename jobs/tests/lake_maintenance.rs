@@ -466,3 +466,82 @@ async fn stored_dead_letters(url: &str) -> i64 {
     store.close().await;
     counts.dead_letters_by_reason.values().sum()
 }
+
+/// A member that lost a partition without noticing (a zombie) cannot commit files for it: the new
+/// owner's claim fences the old one, whose flush fails and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_whose_partition_was_claimed_since_cannot_commit_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.lake.dir = dir.path().to_owned();
+    let stream = "listings.by-block";
+    let batch_at = |offset: i64, id: &str| {
+        let lead = common::lead(aiq_schemas::Source::Zillow, id, 7);
+        let position = aiq_jobs::sink::StreamPosition {
+            stream: std::sync::Arc::from(stream),
+            partition: 3,
+            offset,
+        };
+        (vec![lead], vec![position])
+    };
+    let write = |writer: &mut LakeWriter, (leads, positions): (Vec<Lead>, Vec<_>)| {
+        writer.write(&aiq_jobs::sink::SinkBatch {
+            leads: &leads,
+            lead_positions: &positions,
+            relabels: &[],
+            relabel_positions: &[],
+            dead_letters: &[],
+            marketplace_events: &[],
+            next_offsets: &Default::default(),
+        })?;
+        writer.flush()
+    };
+
+    let mut zombie = LakeWriter::open(&config.lake).unwrap();
+    assert_eq!(zombie.claim(stream, 3).unwrap(), 1);
+    write(&mut zombie, batch_at(0, "a")).expect("the owner writes");
+    let mut owner = LakeWriter::open(&config.lake).unwrap();
+    assert_eq!(owner.claim(stream, 3).unwrap(), 2);
+    let error = write(&mut zombie, batch_at(1, "b")).expect_err("fenced");
+    assert!(
+        matches!(
+            error,
+            aiq_jobs::Error::Fenced {
+                partition: 3,
+                generation: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    write(&mut owner, batch_at(1, "b")).expect("the new owner writes");
+
+    let entries = read_manifest(dir.path()).unwrap();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| (e.first_offset, e.last_offset))
+            .collect::<Vec<_>>(),
+        vec![(0, 0), (1, 1)]
+    );
+    let files = parquet_files(&dir.path().join(LEADS));
+    assert_eq!(files.len(), 2, "no file of the fenced flush: {files:?}");
+    let leftovers: Vec<_> = walk_all(dir.path())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk_all(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk_all(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

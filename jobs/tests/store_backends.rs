@@ -46,6 +46,8 @@ on_every_backend!(
     awkward_text_survives_unchanged,
     counts_report_what_was_written,
     market_statistics_follow_the_active_leads,
+    marketplace_events_are_read_back_in_order_within_the_window,
+    a_write_of_an_owner_that_lost_its_partition_is_refused,
 );
 
 async fn the_same_batch_twice_leaves_the_same_rows(store: Store) {
@@ -539,4 +541,111 @@ async fn market_statistics_follow_the_active_leads(store: Store) {
         .await;
     store.refresh_market_stats().await.unwrap();
     assert_eq!(read().await[1], ("10001".to_owned(), 3, 6000.0, 6.0));
+}
+
+/// The embedded runner follows the API's events through `marketplace_events_after`: in id order,
+/// from where it left off, only those in the demand window, page by page.
+async fn marketplace_events_are_read_back_in_order_within_the_window(store: Store) {
+    use aiq_schemas::{H3Cell, MarketplaceEvent, MarketplaceEventKind, PropertyId};
+    let kinds = [
+        MarketplaceEventKind::View,
+        MarketplaceEventKind::CartAdd,
+        MarketplaceEventKind::Purchase,
+    ];
+    let events: Vec<MarketplaceEvent> = (0..10u32)
+        .map(|i| MarketplaceEvent {
+            kind: kinds[i as usize % 3],
+            property_id: PropertyId(u64::from(100 + i)),
+            h3_cell: (i % 2 == 0).then_some(H3Cell(0x0894_4c1a_ce57_ffff)),
+            postal_code: Some(format!("0213{}", i % 4)),
+            state_or_province: None,
+            agent: format!("agent{i}"),
+            // Days 1..=10 of the month, at 08:00.
+            at: at(1 + i, 8),
+        })
+        .collect();
+    let batch = Batch {
+        marketplace_events: events.clone(),
+        ..Batch::default()
+    };
+    batch.write(&store).await;
+
+    let all = store
+        .marketplace_events_after(0, at(1, 0), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        events
+    );
+    assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "in id order");
+
+    // From day 6 on only; then the next page after the first id returned.
+    let recent = store
+        .marketplace_events_after(0, at(6, 0), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        recent.iter().map(|(_, e)| e.at).collect::<Vec<_>>(),
+        vec![at(6, 8), at(7, 8)]
+    );
+    let next = store
+        .marketplace_events_after(recent[1].0, at(6, 0), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|(_, e)| e.property_id).collect::<Vec<_>>(),
+        (107..110).map(PropertyId).collect::<Vec<_>>()
+    );
+    assert!(
+        store
+            .marketplace_events_after(next[2].0, at(1, 0), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Fencing: once another member claimed a partition, a write of the earlier owner (a zombie) is
+/// refused whole, rows and offsets alike; the new owner's writes, and unfenced writers, go through.
+async fn a_write_of_an_owner_that_lost_its_partition_is_refused(store: Store) {
+    use aiq_jobs::sink::store::Generations;
+    let stream = "listings.by-block";
+    assert_eq!(store.claim("test", stream, 2).await.unwrap(), 1);
+    assert_eq!(
+        store.claim("other-group", stream, 2).await.unwrap(),
+        1,
+        "generations are per consumer"
+    );
+    assert_eq!(store.claim("test", stream, 2).await.unwrap(), 2);
+
+    let mut batch = Batch::of(vec![lead(Source::Zillow, "z1", 10)]);
+    batch.next_offsets.insert((stream.into(), 2), 5);
+    let write_as = |generation: i64| {
+        let generations = Generations::from([((stream.to_owned(), 2), generation)]);
+        let batch = batch.clone();
+        let store = store.clone();
+        async move { batch.write_as_owner(&store, &generations).await }
+    };
+    let error = write_as(1).await.expect_err("the zombie is fenced");
+    assert!(
+        matches!(
+            error,
+            aiq_jobs::Error::Fenced {
+                partition: 2,
+                generation: 1,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(store.counts().await.unwrap().listings, 0, "nothing written");
+    assert!(store.committed_offsets("test").await.unwrap().is_empty());
+
+    write_as(2).await.expect("the owner writes");
+    assert_eq!(store.counts().await.unwrap().listings, 1);
+    assert_eq!(
+        store.committed_offsets("test").await.unwrap(),
+        batch.next_offsets
+    );
 }

@@ -17,7 +17,9 @@ pub mod streams {
     /// Raw listings from connectors, keyed by `source:source_listing_id`.
     pub const LISTINGS_RAW: &str = "listings.raw";
     /// Normalised listings keyed by their dedupe blocking key, so one property's candidates meet in
-    /// one partition (the repartition topic between the `partition` and `enrich` jobs).
+    /// one partition (the repartition topic between the `partition` and `enrich` jobs), and the
+    /// marketplace events the `events` job forwards beside their leads' listings, for pricing. The
+    /// `aiq-origin` header tells them apart.
     pub const LISTINGS_BY_BLOCK: &str = "listings.by-block";
     /// Enriched, sellable leads keyed by `source:source_listing_id` (compacted: the latest version).
     pub const LEADS_ENRICHED: &str = "leads.enriched";
@@ -29,21 +31,75 @@ pub mod streams {
     pub const MARKETPLACE_EVENTS: &str = "marketplace.events";
 }
 
-/// Where a derived record came from: the partition and offset of its input record.
+/// The input streams a derived record can come from (the `listings.by-block` repartition topic
+/// carries listings from `listings.raw` and buyer actions from `marketplace.events`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OriginStream {
+    ListingsRaw,
+    MarketplaceEvents,
+}
+
+impl OriginStream {
+    pub fn name(self) -> &'static str {
+        match self {
+            OriginStream::ListingsRaw => streams::LISTINGS_RAW,
+            OriginStream::MarketplaceEvents => streams::MARKETPLACE_EVENTS,
+        }
+    }
+}
+
+/// Where a derived record came from: the stream, partition and offset of its input record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Origin {
+    pub stream: OriginStream,
     pub partition: i32,
     pub offset: i64,
 }
 
 impl Origin {
-    /// Reads `partition/offset`.
+    /// A record derived from `listings.raw`.
+    pub fn raw_listing(partition: i32, offset: i64) -> Origin {
+        Origin {
+            stream: OriginStream::ListingsRaw,
+            partition,
+            offset,
+        }
+    }
+
+    /// A record forwarded from `marketplace.events`.
+    pub fn marketplace_event(partition: i32, offset: i64) -> Origin {
+        Origin {
+            stream: OriginStream::MarketplaceEvents,
+            partition,
+            offset,
+        }
+    }
+
+    /// Reads the header: `partition/offset` for `listings.raw` (the format records already on the
+    /// topics carry), `stream/partition/offset` for any other stream.
     pub fn parse(text: &str) -> Option<Origin> {
-        let (partition, offset) = text.split_once('/')?;
+        let mut parts = text.rsplitn(3, '/');
+        let offset = parts.next()?.parse().ok()?;
+        let partition = parts.next()?.parse().ok()?;
+        let stream = match parts.next() {
+            None => OriginStream::ListingsRaw,
+            Some(streams::MARKETPLACE_EVENTS) => OriginStream::MarketplaceEvents,
+            Some(streams::LISTINGS_RAW) => OriginStream::ListingsRaw,
+            Some(_) => return None,
+        };
         Some(Origin {
-            partition: partition.parse().ok()?,
-            offset: offset.parse().ok()?,
+            stream,
+            partition,
+            offset,
         })
+    }
+
+    /// The header text [`Origin::parse`] reads.
+    pub fn header(&self) -> String {
+        match self.stream {
+            OriginStream::ListingsRaw => format!("{}/{}", self.partition, self.offset),
+            stream => format!("{}/{}/{}", stream.name(), self.partition, self.offset),
+        }
     }
 }
 
@@ -404,6 +460,21 @@ impl MemoryConsumer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_name_their_stream_and_raw_listing_origins_keep_the_short_form() {
+        let raw = Origin::raw_listing(3, 17);
+        assert_eq!(raw.header(), "3/17");
+        let event = Origin::marketplace_event(1, 42);
+        assert_eq!(event.header(), "marketplace.events/1/42");
+        for origin in [raw, event] {
+            assert_eq!(Origin::parse(&origin.header()), Some(origin));
+        }
+        assert_eq!(Origin::parse("listings.raw/3/17"), Some(raw));
+        for bad in ["", "3", "x/1", "3/x", "leads.enriched/1/2", "a/b/1/2"] {
+            assert_eq!(Origin::parse(bad), None, "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn records_arrive_in_order_with_offsets_and_the_stream_ends() {

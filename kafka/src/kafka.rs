@@ -483,7 +483,7 @@ impl KafkaProducer {
             value: Some(version.as_bytes()),
         });
         if let Some(origin) = outgoing.origin {
-            let text = format!("{}/{}", origin.partition, origin.offset);
+            let text = origin.header();
             headers = headers.insert(Header {
                 key: ORIGIN_HEADER,
                 value: Some(text.as_bytes()),

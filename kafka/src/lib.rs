@@ -7,6 +7,6 @@ mod error;
 pub mod kafka;
 pub mod topics;
 
-pub use bus::{Bus, Consumer, Origin, Outgoing, Producer, Record, streams};
+pub use bus::{Bus, Consumer, Origin, OriginStream, Outgoing, Producer, Record, streams};
 pub use error::{Error, Result};
 pub use kafka::{KafkaSettings, Rebalanced};

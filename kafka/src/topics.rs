@@ -70,7 +70,8 @@ pub fn topics(partitions: i32) -> Vec<TopicSpec> {
             name: streams::LISTINGS_BY_BLOCK,
             partitions,
             retention: Retention::Forever,
-            purpose: "normalised listings keyed by dedupe blocking key; the enrich job rebuilds a \
+            purpose: "normalised listings keyed by dedupe blocking key, and the marketplace events of \
+                      their leads (told apart by the origin header); the enrich job rebuilds a \
                       partition's dedupe, fraud and pricing state by replaying it, so it is kept",
         },
         TopicSpec {

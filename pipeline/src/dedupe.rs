@@ -36,7 +36,7 @@ mod features;
 pub(crate) mod geo;
 pub(crate) mod hashing;
 
-use aiq_schemas::{Listing, ListingKind, PropertyId};
+use aiq_schemas::{H3Cell, Listing, ListingKind, MarketplaceEvent, PropertyId};
 use h3o::CellIndex;
 use serde::{Deserialize, Serialize};
 
@@ -803,24 +803,40 @@ fn pair_score(config: &DedupeConfig, a: &Features, b: &Features) -> Option<f32> 
 /// their ZIP code, then a coarse (resolution 3, ~100 km) H3 cell, then their own identity. The
 /// price: a state is the unit of scale-out for dedupe (a very large state is one partition's work).
 pub fn partition_key(listing: &Listing) -> String {
-    if let Some(state) = listing
-        .state_or_province
-        .as_deref()
-        .filter(|s| !s.is_empty())
-    {
-        return format!("state:{state}");
+    area_partition_key(
+        listing.state_or_province.as_deref(),
+        listing.postal_code.as_deref(),
+        listing.h3_cell,
+    )
+    .unwrap_or_else(|| format!("listing:{}:{}", listing.source, listing.source_listing_id))
+}
+
+/// The partition key of a marketplace event: its lead's, so that the enrich job prices the lead's
+/// area with the demand it saw (the lead's state, ZIP code and cell are the listing's). `None` when
+/// the event names no place: it would count in no pricing area.
+pub fn event_partition_key(event: &MarketplaceEvent) -> Option<String> {
+    area_partition_key(
+        event.state_or_province.as_deref(),
+        event.postal_code.as_deref(),
+        event.h3_cell,
+    )
+}
+
+fn area_partition_key(
+    state: Option<&str>,
+    postal_code: Option<&str>,
+    h3_cell: Option<H3Cell>,
+) -> Option<String> {
+    if let Some(state) = state.filter(|s| !s.is_empty()) {
+        return Some(format!("state:{state}"));
     }
-    if let Some(zip) = listing.postal_code.as_deref().filter(|z| !z.is_empty()) {
-        return format!("zip:{zip}");
+    if let Some(zip) = postal_code.filter(|z| !z.is_empty()) {
+        return Some(format!("zip:{zip}"));
     }
-    if let Some(parent) = listing
-        .h3_cell
+    h3_cell
         .and_then(|cell| h3o::CellIndex::try_from(cell.as_i64() as u64).ok())
         .and_then(|cell| cell.parent(h3o::Resolution::Three))
-    {
-        return format!("h3:{parent}");
-    }
-    format!("listing:{}:{}", listing.source, listing.source_listing_id)
+        .map(|parent| format!("h3:{parent}"))
 }
 
 #[cfg(test)]
@@ -845,6 +861,30 @@ mod tests {
         l.bathrooms_total = Some(1.0);
         l.list_price = Some(2400.0);
         l
+    }
+
+    #[test]
+    fn an_event_joins_its_leads_partition_and_one_that_names_no_place_none() {
+        let mut lead = listing(Source::Zillow, "z1", "123 Main St", "02134");
+        let event = |state: Option<&str>, zip: Option<&str>| MarketplaceEvent {
+            kind: aiq_schemas::MarketplaceEventKind::View,
+            property_id: PropertyId(7),
+            h3_cell: None,
+            postal_code: zip.map(str::to_owned),
+            state_or_province: state.map(str::to_owned),
+            agent: "a".into(),
+            at: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+        };
+        assert_eq!(
+            event_partition_key(&event(Some("MA"), Some("02134"))).as_deref(),
+            Some(partition_key(&lead).as_str())
+        );
+        lead.state_or_province = None;
+        assert_eq!(
+            event_partition_key(&event(None, Some("02134"))).as_deref(),
+            Some(partition_key(&lead).as_str())
+        );
+        assert_eq!(event_partition_key(&event(None, None)), None);
     }
 
     #[test]

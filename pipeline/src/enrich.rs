@@ -1,6 +1,8 @@
 //! The composed pipeline: normalise -> dedupe -> fraud -> price, as one [`Stage`].
 
-use aiq_schemas::{Lead, LeadStatus, Listing, RawListing, RejectReason, SCHEMA_VERSION};
+use aiq_schemas::{
+    Lead, LeadStatus, Listing, MarketplaceEvent, RawListing, RejectReason, SCHEMA_VERSION,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -109,8 +111,17 @@ impl LeadPipeline {
         self.pricer.record_demand(event);
     }
 
+    /// Feeds one marketplace event (from `marketplace.events` or the store) into pricing.
+    pub fn record_event(&mut self, event: &MarketplaceEvent) {
+        self.pricer.record_event(event);
+    }
+
     pub fn deduper(&self) -> &Deduper {
         &self.deduper
+    }
+
+    pub fn pricer(&self) -> &Pricer {
+        &self.pricer
     }
 }
 

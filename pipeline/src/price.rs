@@ -18,7 +18,9 @@ mod window;
 
 use std::time::Duration;
 
-use aiq_schemas::{H3Cell, Listing, ListingKind, PriceBreakdown};
+use aiq_schemas::{
+    H3Cell, Listing, ListingKind, MarketplaceEvent, MarketplaceEventKind, PriceBreakdown,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
@@ -236,16 +238,11 @@ impl PricingConfig {
     }
 }
 
-/// What a buyer did with a lead in the marketplace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DemandKind {
-    View,
-    CartAdd,
-    Purchase,
-}
+/// What a buyer did with a lead: the marketplace's own event kinds.
+pub type DemandKind = MarketplaceEventKind;
 
-/// One buyer action, located by the lead's cell and/or ZIP code.
+/// One buyer action, located by the lead's cell and/or ZIP code (the part of a [`MarketplaceEvent`]
+/// pricing reads).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DemandEvent {
     pub at: DateTime<Utc>,
@@ -362,18 +359,43 @@ impl Pricer {
     }
 
     pub fn record_demand(&mut self, event: &DemandEvent) {
+        self.record(
+            event.kind,
+            event.at,
+            event.h3_cell,
+            event.postal_code.as_deref(),
+        );
+    }
+
+    /// Counts a marketplace event (what the jobs read from `marketplace.events` or the store).
+    pub fn record_event(&mut self, event: &MarketplaceEvent) {
+        self.record(
+            event.kind,
+            event.at,
+            event.h3_cell,
+            event.postal_code.as_deref(),
+        );
+    }
+
+    fn record(
+        &mut self,
+        kind: DemandKind,
+        at: DateTime<Utc>,
+        h3_cell: Option<H3Cell>,
+        postal_code: Option<&str>,
+    ) {
         let weights = &self.config.demand_event_weights;
-        let weight = match event.kind {
+        let weight = match kind {
             DemandKind::View => weights.view,
             DemandKind::CartAdd => weights.cart_add,
             DemandKind::Purchase => weights.purchase,
         };
         // An event is counted in both area spaces it names, so that listings located either way see it.
-        if let Some(area) = event.h3_cell.and_then(cell_area) {
-            self.demand.add(area, event.at, weight);
+        if let Some(area) = h3_cell.and_then(cell_area) {
+            self.demand.add(area, at, weight);
         }
-        if let Some(area) = zip_area(event.postal_code.as_deref()) {
-            self.demand.add(area, event.at, weight);
+        if let Some(area) = zip_area(postal_code) {
+            self.demand.add(area, at, weight);
         }
     }
 

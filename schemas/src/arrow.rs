@@ -189,6 +189,41 @@ pub fn raw_listing_arrow_schema() -> Arc<Schema> {
     Arc::new(Schema::new_with_metadata(fields, metadata))
 }
 
+/// Column names of the `marketplace_events` Parquet table, in order.
+pub const MARKETPLACE_EVENT_PARQUET_COLUMNS: [&str; 10] = [
+    "input_stream",
+    "input_partition",
+    "input_offset",
+    "kind",
+    "property_id",
+    "h3_cell",
+    "postal_code",
+    "state_or_province",
+    "agent",
+    "at",
+];
+
+/// The Arrow schema of the `marketplace_events` Parquet table: the buyers' views, cart adds and
+/// purchases (`kind` `view`, `cart_add`, `purchase`), with the position they were read at (on Kafka
+/// `marketplace.events`; in the embedded default the store's table, offset = row id). Agents appear
+/// only as the API's pseudonyms. Ids and cells are hexadecimal text, as in `leads`.
+pub fn marketplace_event_arrow_schema() -> Arc<Schema> {
+    let fields = vec![
+        Field::new("input_stream", DataType::Utf8, false),
+        Field::new("input_partition", DataType::Int32, false),
+        Field::new("input_offset", DataType::Int64, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("property_id", DataType::Utf8, false),
+        Field::new("h3_cell", DataType::Utf8, true),
+        Field::new("postal_code", DataType::Utf8, true),
+        Field::new("state_or_province", DataType::Utf8, true),
+        Field::new("agent", DataType::Utf8, false),
+        Field::new("at", utc_timestamp(), false),
+    ];
+    let metadata = HashMap::from([("aiq.schema_version".to_owned(), SCHEMA_VERSION.to_string())]);
+    Arc::new(Schema::new_with_metadata(fields, metadata))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +239,8 @@ mod tests {
         let schema = raw_listing_arrow_schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, RAW_LISTING_PARQUET_COLUMNS);
+        let schema = marketplace_event_arrow_schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, MARKETPLACE_EVENT_PARQUET_COLUMNS);
     }
 }

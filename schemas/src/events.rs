@@ -16,6 +16,10 @@ pub struct MarketplaceEvent {
     pub h3_cell: Option<H3Cell>,
     #[serde(default)]
     pub postal_code: Option<String>,
+    /// The lead's state: with Kafka the event joins the lead's listings in `listings.by-block`
+    /// (keyed by state), where the enrich job prices them. Absent in events of older APIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_or_province: Option<String>,
     /// A stable pseudonym of the agent (a keyed hash of the principal), never the principal itself.
     pub agent: String,
     pub at: DateTime<Utc>,
@@ -40,6 +44,17 @@ impl MarketplaceEventKind {
             MarketplaceEventKind::Purchase => "purchase",
         }
     }
+
+    /// The kind [`MarketplaceEventKind::as_str`] names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            MarketplaceEventKind::View,
+            MarketplaceEventKind::CartAdd,
+            MarketplaceEventKind::Purchase,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+    }
 }
 
 #[cfg(test)]
@@ -53,6 +68,7 @@ mod tests {
             property_id: PropertyId(0xfedc_ba98_7654_3210),
             h3_cell: Some(H3Cell(0x0894_4c1a_ce57_ffff)),
             postal_code: Some("78701".into()),
+            state_or_province: Some("TX".into()),
             agent: "a1b2".into(),
             at: DateTime::parse_from_rfc3339("2026-11-25T04:00:00Z")
                 .unwrap()
@@ -68,5 +84,10 @@ mod tests {
             serde_json::from_str::<MarketplaceEvent>(&json).unwrap(),
             event
         );
+        assert_eq!(
+            MarketplaceEventKind::from_name(event.kind.as_str()),
+            Some(event.kind)
+        );
+        assert_eq!(MarketplaceEventKind::from_name("stare"), None);
     }
 }

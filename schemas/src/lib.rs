@@ -28,8 +28,9 @@ pub mod migrations;
 mod raw;
 
 pub use arrow::{
-    LEAD_PARQUET_COLUMNS, PROPERTY_MERGE_PARQUET_COLUMNS, RAW_LISTING_PARQUET_COLUMNS,
-    fraud_reason_fields, lead_arrow_schema, property_merge_arrow_schema, raw_listing_arrow_schema,
+    LEAD_PARQUET_COLUMNS, MARKETPLACE_EVENT_PARQUET_COLUMNS, PROPERTY_MERGE_PARQUET_COLUMNS,
+    RAW_LISTING_PARQUET_COLUMNS, fraud_reason_fields, lead_arrow_schema,
+    marketplace_event_arrow_schema, property_merge_arrow_schema, raw_listing_arrow_schema,
 };
 pub use events::{MarketplaceEvent, MarketplaceEventKind};
 pub use ids::{H3Cell, PropertyId};

@@ -36,6 +36,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 20, "020", "marketplace"),
     migration!("sqlite", 30, "030", "market-stats"),
     migration!("sqlite", 40, "040", "catalog-revisions"),
+    migration!("sqlite", 50, "050", "sink-owners"),
 ];
 
 /// Migrations for Postgres.
@@ -44,4 +45,5 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 20, "020", "marketplace"),
     migration!("postgres", 30, "030", "market-stats"),
     migration!("postgres", 40, "040", "catalog-revisions"),
+    migration!("postgres", 50, "050", "sink-owners"),
 ];

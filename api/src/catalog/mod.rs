@@ -24,6 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::db::{Db, DbRow, Param};
+use crate::events::EventLead;
 #[cfg(doc)]
 use crate::handlers::LeadDetail;
 use crate::search::{ContactText, LeadSummary, redact};
@@ -100,12 +101,14 @@ impl CatalogLead {
         &*self.status == "active"
     }
 
-    pub(crate) fn h3_cell(&self) -> Option<i64> {
-        self.h3_cell
-    }
-
-    pub(crate) fn postal_code(&self) -> Option<String> {
-        self.postal_code.as_deref().map(str::to_owned)
+    /// What a marketplace event about this lead says of it.
+    pub(crate) fn event_lead(&self) -> EventLead {
+        EventLead {
+            property_id: self.property_id,
+            h3_cell: self.h3_cell,
+            postal_code: self.postal_code.as_deref().map(str::to_owned),
+            state_or_province: self.state_or_province.as_deref().map(str::to_owned),
+        }
     }
 
     /// The summary search results show.

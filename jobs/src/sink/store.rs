@@ -24,7 +24,9 @@
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
-use aiq_schemas::{FraudReason, Lead, PropertyId};
+use aiq_schemas::{FraudReason, H3Cell, Lead, MarketplaceEvent, MarketplaceEventKind, PropertyId};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
 
 use super::{Offsets, SinkBatch};
 use crate::{Error, Result};
@@ -71,10 +73,55 @@ impl Store {
 
     /// Stores one batch and `consumer`'s next offsets in one transaction (see the module docs).
     pub async fn write(&self, consumer: &str, batch: &SinkBatch<'_>) -> Result<()> {
+        self.write_as_owner(consumer, &Generations::new(), batch)
+            .await
+    }
+
+    /// [`Store::write`] for the owner of `generations` (from [`Store::claim`]): the transaction
+    /// first checks that each partition is still held at that generation, and writes nothing
+    /// ([`Error::Fenced`]) when another owner has claimed it since.
+    pub async fn write_as_owner(
+        &self,
+        consumer: &str,
+        generations: &Generations,
+        batch: &SinkBatch<'_>,
+    ) -> Result<()> {
         match self {
-            Store::Sqlite(s) => s.write(consumer, batch).await,
-            Store::Postgres(s) => s.write(consumer, batch).await,
+            Store::Sqlite(s) => s.write(consumer, generations, batch).await,
+            Store::Postgres(s) => s.write(consumer, generations, batch).await,
         }
+    }
+
+    /// Takes `consumer`'s `stream`/`partition` over: returns its next generation, which every
+    /// later write of an older one is refused for.
+    pub async fn claim(&self, consumer: &str, stream: &str, partition: i32) -> Result<i64> {
+        const SQL: &str = "INSERT INTO sink_owners (consumer, stream, stream_partition, generation, claimed_at) \
+                           VALUES ($1, $2, $3, 1, $4) \
+                           ON CONFLICT (consumer, stream, stream_partition) DO UPDATE \
+                           SET generation = sink_owners.generation + 1, claimed_at = excluded.claimed_at \
+                           RETURNING generation";
+        let now = Utc::now();
+        let generation = match self {
+            Store::Sqlite(s) => {
+                sqlx::query_scalar::<_, i64>(SQL)
+                    .bind(consumer)
+                    .bind(stream)
+                    .bind(partition)
+                    .bind(now)
+                    .fetch_one(s.pool())
+                    .await?
+            }
+            Store::Postgres(s) => {
+                sqlx::query_scalar::<_, i64>(SQL)
+                    .bind(consumer)
+                    .bind(stream)
+                    .bind(partition)
+                    .bind(now)
+                    .fetch_one(s.pool())
+                    .await?
+            }
+        };
+        Ok(generation)
     }
 
     /// Brings the market statistics views up to date. Postgres keeps them materialised (refreshed
@@ -93,6 +140,54 @@ impl Store {
         }
     }
 
+    /// Marketplace events with an id above `after_id`, at or after `since`, in id order, at most
+    /// `limit`: how the embedded runner follows the demand the embedded API records. Rows of an
+    /// unknown kind (written by a newer API) are skipped.
+    pub async fn marketplace_events_after(
+        &self,
+        after_id: i64,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(i64, MarketplaceEvent)>> {
+        const SQL: &str = "SELECT id, kind, property_id, h3_cell, postal_code, agent, at \
+                           FROM marketplace_events WHERE id > $1 AND at >= $2 ORDER BY id LIMIT $3";
+        // One decoding for both backends' row types.
+        macro_rules! events {
+            ($pool:expr) => {{
+                let rows = sqlx::query(SQL)
+                    .bind(after_id)
+                    .bind(since)
+                    .bind(limit)
+                    .fetch_all($pool)
+                    .await?;
+                let mut events = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let kind: String = row.try_get(1)?;
+                    let Some(kind) = MarketplaceEventKind::from_name(&kind) else {
+                        continue;
+                    };
+                    events.push((
+                        row.try_get::<i64, _>(0)?,
+                        MarketplaceEvent {
+                            kind,
+                            property_id: PropertyId::from_i64(row.try_get(2)?),
+                            h3_cell: row.try_get::<Option<i64>, _>(3)?.map(|c| H3Cell(c as u64)),
+                            postal_code: row.try_get(4)?,
+                            state_or_province: None,
+                            agent: row.try_get(5)?,
+                            at: row.try_get(6)?,
+                        },
+                    ));
+                }
+                Ok(events)
+            }};
+        }
+        match self {
+            Store::Sqlite(s) => events!(s.pool()),
+            Store::Postgres(s) => events!(s.pool()),
+        }
+    }
+
     /// Counts a summary needs, read back from the store.
     pub async fn counts(&self) -> Result<StoreCounts> {
         match self {
@@ -108,6 +203,38 @@ impl Store {
         }
     }
 }
+
+/// Per (stream, partition), the owner generation a write is made under.
+pub type Generations = std::collections::BTreeMap<(String, i32), i64>;
+
+/// Refuses the transaction `$tx` unless `$consumer` still holds every partition of `$generations`
+/// at its generation. An UPDATE rather than a SELECT: it locks the row (Postgres) or takes the write
+/// lock (SQLite) until commit, so a claim cannot slip in between the check and the commit.
+macro_rules! check_owner_generations {
+    ($tx:expr, $consumer:expr, $generations:expr) => {
+        for ((stream, partition), generation) in $generations {
+            let held = sqlx::query(
+                "UPDATE sink_owners SET generation = generation \
+                 WHERE consumer = $1 AND stream = $2 AND stream_partition = $3 AND generation = $4",
+            )
+            .bind($consumer)
+            .bind(stream.as_str())
+            .bind(*partition)
+            .bind(*generation)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+            if held != 1 {
+                return Err(crate::Error::Fenced {
+                    stream: stream.clone(),
+                    partition: *partition,
+                    generation: *generation,
+                });
+            }
+        }
+    };
+}
+pub(crate) use check_owner_generations;
 
 /// Counts a summary needs, read back from the store (so the summary reports what was really written).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -214,6 +214,7 @@ pub(crate) struct Batch {
     pub(crate) leads: Vec<Lead>,
     pub(crate) relabels: Vec<Relabel>,
     pub(crate) dead_letters: Vec<(DeadLetter, StreamPosition)>,
+    pub(crate) marketplace_events: Vec<aiq_schemas::MarketplaceEvent>,
     pub(crate) next_offsets: Offsets,
 }
 
@@ -235,6 +236,17 @@ impl Batch {
 
     /// Stores the batch as consumer `test`.
     pub(crate) async fn write(&self, store: &Store) {
+        self.write_as_owner(store, &Default::default())
+            .await
+            .unwrap_or_else(|e| panic!("write a batch: {e}"));
+    }
+
+    /// Stores the batch as consumer `test`, the owner of `generations`.
+    pub(crate) async fn write_as_owner(
+        &self,
+        store: &Store,
+        generations: &aiq_jobs::sink::store::Generations,
+    ) -> aiq_jobs::Result<()> {
         let positions: Vec<StreamPosition> = (0..self.leads.len() as i64).map(position).collect();
         let last = position(self.leads.len().saturating_sub(1) as i64);
         let relabel_positions = vec![last; self.relabels.len()];
@@ -244,13 +256,10 @@ impl Batch {
             relabels: &self.relabels,
             relabel_positions: &relabel_positions,
             dead_letters: &self.dead_letters,
-            marketplace_events: &[],
+            marketplace_events: &self.marketplace_events,
             next_offsets: &self.next_offsets,
         };
-        store
-            .write("test", &batch)
-            .await
-            .unwrap_or_else(|e| panic!("write a batch: {e}"));
+        store.write_as_owner("test", generations, &batch).await
     }
 }
 

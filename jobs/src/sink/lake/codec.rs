@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use aiq_pipeline::dedupe::Relabel;
 use aiq_schemas::{
-    FraudReason, Lead, Listing, PriceBreakdown, PropertyId, fraud_reason_fields, lead_arrow_schema,
-    property_merge_arrow_schema, raw_listing_arrow_schema,
+    FraudReason, Lead, Listing, MarketplaceEvent, PriceBreakdown, PropertyId, fraud_reason_fields,
+    lead_arrow_schema, marketplace_event_arrow_schema, property_merge_arrow_schema,
+    raw_listing_arrow_schema,
 };
 use arrow_array::builder::{
     Float32Builder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
@@ -234,6 +235,49 @@ pub fn raw_to_record_batch(rows: &[RawArchiveRow]) -> Result<RecordBatch> {
         Arc::new(payloads.finish()),
     ];
     Ok(RecordBatch::try_new(raw_listing_arrow_schema(), columns)?)
+}
+
+/// Builds the `marketplace_events` record batch.
+pub fn events_to_record_batch(rows: &[(MarketplaceEvent, StreamPosition)]) -> Result<RecordBatch> {
+    let n = rows.len();
+    let mut streams = StringBuilder::with_capacity(n, n * 18);
+    let mut partitions = Int32Builder::with_capacity(n);
+    let mut offsets = Int64Builder::with_capacity(n);
+    let mut kinds = StringBuilder::with_capacity(n, n * 8);
+    let mut property_ids = StringBuilder::with_capacity(n, n * 16);
+    let mut cells = StringBuilder::with_capacity(n, n * 15);
+    let mut postal_codes = StringBuilder::with_capacity(n, n * 5);
+    let mut states = StringBuilder::with_capacity(n, n * 2);
+    let mut agents = StringBuilder::with_capacity(n, n * 32);
+    let mut at = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    for (event, position) in rows {
+        streams.append_value(&*position.stream);
+        partitions.append_value(position.partition);
+        offsets.append_value(position.offset);
+        kinds.append_value(event.kind.as_str());
+        property_ids.append_value(event.property_id.to_string());
+        cells.append_option(event.h3_cell.map(|c| c.to_string()));
+        postal_codes.append_option(event.postal_code.as_deref());
+        states.append_option(event.state_or_province.as_deref());
+        agents.append_value(&event.agent);
+        at.append_value(event.at.timestamp_micros());
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(streams.finish()),
+        Arc::new(partitions.finish()),
+        Arc::new(offsets.finish()),
+        Arc::new(kinds.finish()),
+        Arc::new(property_ids.finish()),
+        Arc::new(cells.finish()),
+        Arc::new(postal_codes.finish()),
+        Arc::new(states.finish()),
+        Arc::new(agents.finish()),
+        Arc::new(at.finish()),
+    ];
+    Ok(RecordBatch::try_new(
+        marketplace_event_arrow_schema(),
+        columns,
+    )?)
 }
 
 /// `batch` with the columns of `schema`, in its order: columns the batch lacks (files written before

@@ -25,8 +25,10 @@ pub const LEADS: &str = "leads";
 pub const PROPERTY_MERGES: &str = "property_merges";
 /// The archive of every record read from the raw listings stream.
 pub const RAW_LISTINGS: &str = "raw_listings";
+/// The buyers' views, cart adds and purchases.
+pub const MARKETPLACE_EVENTS: &str = "marketplace_events";
 /// Tables the lake writer owns (and whose folders orphan clean-up walks).
-pub const TABLES: [&str; 3] = [LEADS, PROPERTY_MERGES, RAW_LISTINGS];
+pub const TABLES: [&str; 4] = [LEADS, PROPERTY_MERGES, RAW_LISTINGS, MARKETPLACE_EVENTS];
 
 /// A temporary file older than this belongs to no live writer (writers rename theirs within seconds).
 const STALE_TEMPORARY: Duration = Duration::from_secs(3600);

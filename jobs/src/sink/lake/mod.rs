@@ -10,7 +10,9 @@
 //!   dedupe stage decided, with the input position that decided each;
 //! - `<lake>/raw_listings/dt=YYYY-MM-DD/part-…`: the archive of every raw record received (by the
 //!   embedded runner, or by the `archive` job on Kafka), malformed ones included;
-//! - `<lake>/_manifest/leads.jsonl`: every committed file of both tables ([`manifest`]).
+//! - `<lake>/marketplace_events/dt=YYYY-MM-DD/part-…`: the buyers' views, cart adds and purchases
+//!   (by the `events` job on Kafka, or the embedded runner from the store's table);
+//! - `<lake>/_manifest/leads.jsonl`: every committed file of every table ([`manifest`]).
 //!
 //! `aiqleads run compact` merges small files ([`crate::compact`]); `aiqleads run backfill` rebuilds
 //! the store from the lake ([`crate::backfill`]).
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use aiq_pipeline::dedupe::Relabel;
-use aiq_schemas::Lead;
+use aiq_schemas::{Lead, MarketplaceEvent};
 use arrow_array::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -35,9 +37,12 @@ pub mod codec;
 pub mod manifest;
 
 pub use codec::{
-    RawArchiveRow, leads_to_record_batch, merges_to_record_batch, raw_to_record_batch,
+    RawArchiveRow, events_to_record_batch, leads_to_record_batch, merges_to_record_batch,
+    raw_to_record_batch,
 };
-pub use manifest::{LEADS, ManifestEntry, PROPERTY_MERGES, RAW_LISTINGS, read_manifest};
+pub use manifest::{
+    LEADS, MARKETPLACE_EVENTS, ManifestEntry, PROPERTY_MERGES, RAW_LISTINGS, read_manifest,
+};
 use manifest::{ManifestLock, append_commit, relative_name, remove_orphans};
 
 /// Rows of one flush grouped by the file they go to: (stream, partition, dt, state).
@@ -53,9 +58,12 @@ pub struct LakeWriter {
     /// Merges decided for buffered positions, with their order within their input record.
     merges: Vec<(Relabel, StreamPosition, u32)>,
     raw: Vec<RawArchiveRow>,
+    events: Vec<(MarketplaceEvent, StreamPosition)>,
     buffered_since: Option<Instant>,
     /// Offset ranges already committed, per (stream, partition): restarts skip them.
     committed: HashMap<(String, i32), i64>,
+    /// Partitions this writer claimed ([`LakeWriter::claim`]), with the generation it holds.
+    generations: HashMap<(String, i32), i64>,
     files_written: Vec<PathBuf>,
     rows_written: usize,
 }
@@ -70,8 +78,10 @@ impl LakeWriter {
             buffer: Vec::new(),
             merges: Vec::new(),
             raw: Vec::new(),
+            events: Vec::new(),
             buffered_since: None,
             committed: HashMap::new(),
+            generations: HashMap::new(),
             files_written: Vec::new(),
             rows_written: 0,
         };
@@ -135,6 +145,8 @@ impl LakeWriter {
             .retain(|(_, position)| !owned_elsewhere(position));
         self.merges
             .retain(|(_, position, _)| !owned_elsewhere(position));
+        self.events
+            .retain(|(_, position)| !owned_elsewhere(position));
         if self.buffer.is_empty() {
             self.buffered_since = None;
         }
@@ -162,10 +174,26 @@ impl LakeWriter {
         Ok(())
     }
 
+    /// Buffers marketplace events for the `marketplace_events` table (skipping positions already
+    /// committed); they are written with the next flush.
+    pub fn record_events(
+        &mut self,
+        events: impl IntoIterator<Item = (MarketplaceEvent, StreamPosition)>,
+    ) {
+        for (event, position) in events {
+            if !self.is_committed(&position) {
+                self.events.push((event, position));
+            }
+        }
+        if self.buffered_since.is_none() && !self.events.is_empty() {
+            self.buffered_since = Some(Instant::now());
+        }
+    }
+
     /// Writes the buffered rows once a table's buffer holds a file's worth.
     pub fn flush_if_full(&mut self) -> Result<()> {
         let full = self.config.rows_per_file.get();
-        if self.buffer.len() >= full || self.raw.len() >= full {
+        if self.buffer.len() >= full || self.raw.len() >= full || self.events.len() >= full {
             self.flush()?;
         }
         Ok(())
@@ -216,12 +244,17 @@ impl LakeWriter {
     /// Writes everything buffered: one `leads` file per (stream, partition, dt, state) group and one
     /// `property_merges` file per (stream, partition), committed together.
     pub fn flush(&mut self) -> Result<()> {
-        if self.buffer.is_empty() && self.merges.is_empty() && self.raw.is_empty() {
+        if self.buffer.is_empty()
+            && self.merges.is_empty()
+            && self.raw.is_empty()
+            && self.events.is_empty()
+        {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.buffer);
         let merges = std::mem::take(&mut self.merges);
         let raw = std::mem::take(&mut self.raw);
+        let events = std::mem::take(&mut self.events);
         self.buffered_since = None;
         let mut groups: FileGroups = BTreeMap::new();
         for (lead, position) in rows {
@@ -251,6 +284,16 @@ impl LakeWriter {
                 .entry((row.position.stream.to_string(), row.position.partition, dt))
                 .or_default()
                 .push(row);
+        }
+
+        type EventGroups = BTreeMap<(String, i32, String), Vec<(MarketplaceEvent, StreamPosition)>>;
+        let mut event_groups: EventGroups = BTreeMap::new();
+        for (event, position) in events {
+            let dt = event.at.format("%Y-%m-%d").to_string();
+            event_groups
+                .entry((position.stream.to_string(), position.partition, dt))
+                .or_default()
+                .push((event, position));
         }
 
         // Files are written aside first; the renames and the commit happen under the lock.
@@ -295,7 +338,28 @@ impl LakeWriter {
             )?);
         }
 
+        for ((stream, partition, dt), rows) in event_groups {
+            let range = offset_range(rows.iter().map(|(_, p)| p.offset));
+            let dir = self.root.join(MARKETPLACE_EVENTS).join(format!("dt={dt}"));
+            let batch = events_to_record_batch(&rows)?;
+            pending.push(self.stage(
+                MARKETPLACE_EVENTS,
+                dir,
+                &batch,
+                stream,
+                partition,
+                range,
+                &properties,
+            )?);
+        }
+
         let _lock = ManifestLock::acquire(&self.root)?;
+        if let Err(fenced) = self.check_generations(&pending) {
+            for (tmp, _, _) in &pending {
+                let _ = fs::remove_file(tmp);
+            }
+            return Err(fenced);
+        }
         for (tmp, path, _) in &pending {
             fs::rename(tmp, path).map_err(|e| Error::io("rename", tmp, e))?;
         }
@@ -320,6 +384,44 @@ impl LakeWriter {
 type Staged = (PathBuf, PathBuf, ManifestEntry);
 
 impl LakeWriter {
+    /// Takes `stream`/`partition` over: claims the lake's next generation of it (kept in
+    /// `_manifest/owners/`, apart from the store's, so either can be rebuilt alone). From then on a
+    /// flush of a writer that claimed it earlier is refused, so a member that lost the partition
+    /// without noticing cannot commit files for it. Returns the generation.
+    pub fn claim(&mut self, stream: &str, partition: i32) -> Result<i64> {
+        let _lock = ManifestLock::acquire(&self.root)?;
+        let path = owner_path(&self.root, stream, partition);
+        let generation = read_generation(&path)?.unwrap_or(0) + 1;
+        let dir = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(|e| Error::io("create folder", dir, e))?;
+        let tmp = path.with_extension("tmp");
+        fs::write(&tmp, generation.to_string()).map_err(|e| Error::io("write", &tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &tmp, e))?;
+        self.generations
+            .insert((stream.to_owned(), partition), generation);
+        Ok(generation)
+    }
+
+    /// Under the manifest lock: every claimed partition among `pending` is still held at this
+    /// writer's generation.
+    fn check_generations(&self, pending: &[Staged]) -> Result<()> {
+        for (_, _, entry) in pending {
+            let key = (entry.stream.clone(), entry.partition);
+            let Some(&generation) = self.generations.get(&key) else {
+                continue;
+            };
+            let held = read_generation(&owner_path(&self.root, &entry.stream, entry.partition))?;
+            if held.is_some_and(|held| held > generation) {
+                return Err(Error::Fenced {
+                    stream: entry.stream.clone(),
+                    partition: entry.partition,
+                    generation,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Writes `batch` aside as the file of `table` in `dir` for `stream`/`partition` and the offset
     /// `range`; the flush renames and commits it.
     #[allow(clippy::too_many_arguments)]
@@ -345,6 +447,25 @@ impl LakeWriter {
             rows: batch.num_rows(),
         };
         Ok((tmp, path, entry))
+    }
+}
+
+/// `_manifest/owners/<stream>-<partition>`: the highest generation claimed for the partition.
+fn owner_path(root: &Path, stream: &str, partition: i32) -> PathBuf {
+    root.join("_manifest")
+        .join("owners")
+        .join(format!("{}-{partition}", sanitize(stream)))
+}
+
+fn read_generation(path: &Path) -> Result<Option<i64>> {
+    match fs::read_to_string(path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| Error::Internal(format!("{}: not a generation: {e}", path.display()))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(Error::io("read", path, error)),
     }
 }
 

@@ -24,8 +24,8 @@ use sqlx::{Executor, Postgres, Row, Transaction};
 use tracing::instrument;
 
 use super::{
-    StoreCounts, fraud_reasons_json, price_breakdown_json, storable, storable_opt, survivor_rank,
-    touched_properties,
+    Generations, StoreCounts, check_owner_generations, fraud_reasons_json, price_breakdown_json,
+    storable, storable_opt, survivor_rank, touched_properties,
 };
 use crate::sink::{Offsets, SinkBatch};
 use crate::{Error, Result};
@@ -333,8 +333,14 @@ impl PostgresStore {
     }
 
     #[instrument(skip_all, fields(leads = batch.leads.len(), dead = batch.dead_letters.len()))]
-    pub(super) async fn write(&self, consumer: &str, batch: &SinkBatch<'_>) -> Result<()> {
+    pub(super) async fn write(
+        &self,
+        consumer: &str,
+        generations: &Generations,
+        batch: &SinkBatch<'_>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        check_owner_generations!(tx, consumer, generations);
         if !batch.leads.is_empty() {
             copy_into_staging(&mut tx, batch.leads).await?;
             sqlx::query(&UPSERT_FROM_STAGING).execute(&mut *tx).await?;

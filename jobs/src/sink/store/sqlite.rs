@@ -18,8 +18,8 @@ use sqlx::{Arguments, Executor, Row, Sqlite, Transaction};
 use tracing::instrument;
 
 use super::{
-    StoreCounts, fraud_reasons_json, price_breakdown_json, storable, storable_opt, survivor_rank,
-    touched_properties,
+    Generations, StoreCounts, check_owner_generations, fraud_reasons_json, price_breakdown_json,
+    storable, storable_opt, survivor_rank, touched_properties,
 };
 use crate::sink::{Offsets, SinkBatch, StreamPosition};
 use crate::{Error, Result};
@@ -263,8 +263,14 @@ impl SqliteStore {
     }
 
     #[instrument(skip_all, fields(leads = batch.leads.len(), dead = batch.dead_letters.len()))]
-    pub(super) async fn write(&self, consumer: &str, batch: &SinkBatch<'_>) -> Result<()> {
+    pub(super) async fn write(
+        &self,
+        consumer: &str,
+        generations: &Generations,
+        batch: &SinkBatch<'_>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        check_owner_generations!(tx, consumer, generations);
         upsert_listings(&mut tx, batch.leads).await?;
         for relabel in batch.relabels {
             sqlx::query("UPDATE listings SET property_id = ? WHERE property_id = ?")
