@@ -10,7 +10,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use aiq_schemas::migrations::{Migration, POSTGRES, SQLITE};
+use aiq_schemas::migrations::{Migration, POSTGRES, SQLITE, sqlite_busy};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgPoolOptions, PgRow};
 use sqlx::query::Query;
@@ -55,7 +55,7 @@ impl Db {
     /// Connects and applies every migration not yet applied (the same bookkeeping as the jobs'
     /// store: `schema_migrations`, one transaction, a lock against concurrent migrators).
     pub(crate) async fn open(url: &str, max_connections: u32) -> Result<Db> {
-        let db = if url.starts_with("sqlite:") {
+        if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| Error::Config(format!("store.url `{url}`: {e}")))?
                 .create_if_missing(true)
@@ -72,26 +72,48 @@ impl Db {
                     Error::Config(format!("cannot create folder {}: {e}", parent.display()))
                 })?;
             }
-            let pool = SqlitePoolOptions::new()
-                .max_connections(max_connections)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect_with(options)
-                .await?;
-            Db::Sqlite(pool)
+            // Another process opening the same new file (the jobs, a second API) can hold it for a
+            // moment outside the busy handler: such an open is retried for as long as the timeout.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                let attempt = async {
+                    let pool = SqlitePoolOptions::new()
+                        .max_connections(max_connections)
+                        .acquire_timeout(Duration::from_secs(5))
+                        .connect_with(options.clone())
+                        .await?;
+                    let db = Db::Sqlite(pool);
+                    match db.migrate().await {
+                        Ok(()) => Ok(db),
+                        Err(failure) => {
+                            db.close().await;
+                            Err(failure)
+                        }
+                    }
+                }
+                .await;
+                match attempt {
+                    Ok(db) => return Ok(db),
+                    Err(failure) if failure.is_busy() && std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Err(failure) => return Err(failure.into()),
+                }
+            }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(3))
                 .connect(url)
                 .await?;
-            Db::Postgres(pool)
+            let db = Db::Postgres(pool);
+            db.migrate().await?;
+            Ok(db)
         } else {
-            return Err(Error::Config(format!(
+            Err(Error::Config(format!(
                 "store.url `{url}` must start with sqlite:// or postgres://"
-            )));
-        };
-        db.migrate().await?;
-        Ok(db)
+            )))
+        }
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -101,7 +123,7 @@ impl Db {
         }
     }
 
-    async fn migrate(&self) -> Result<()> {
+    async fn migrate(&self) -> std::result::Result<(), OpenFailure> {
         match self {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -247,11 +269,39 @@ impl Db {
     }
 }
 
-fn migrate_error(migration: &Migration, error: sqlx::Error) -> Error {
-    Error::Internal(format!(
-        "migration {}-{} failed: {error}",
-        migration.version, migration.name
-    ))
+fn migrate_error(migration: &'static Migration, error: sqlx::Error) -> OpenFailure {
+    OpenFailure::Migration(migration, error)
+}
+
+/// Why an open failed, before it becomes an [`Error`] (a busy SQLite file is retried).
+enum OpenFailure {
+    Database(sqlx::Error),
+    Migration(&'static Migration, sqlx::Error),
+}
+
+impl OpenFailure {
+    fn is_busy(&self) -> bool {
+        let (OpenFailure::Database(error) | OpenFailure::Migration(_, error)) = self;
+        matches!(error, sqlx::Error::Database(e) if sqlite_busy(e.code().as_deref()))
+    }
+}
+
+impl From<sqlx::Error> for OpenFailure {
+    fn from(error: sqlx::Error) -> Self {
+        OpenFailure::Database(error)
+    }
+}
+
+impl From<OpenFailure> for Error {
+    fn from(failure: OpenFailure) -> Self {
+        match failure {
+            OpenFailure::Database(error) => Error::database(error),
+            OpenFailure::Migration(migration, error) => Error::Internal(format!(
+                "migration {}-{} failed: {error}",
+                migration.version, migration.name
+            )),
+        }
+    }
 }
 
 /// An open transaction on either backend; dropped without `commit` it rolls back.
@@ -373,5 +423,42 @@ impl DbRow {
             DbRow::Postgres(row) => row.try_get(name),
         }
         .map_err(|e| Error::Internal(format!("reading column {name}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Processes starting together on a new file (the API and the jobs, say) all open and migrate
+    /// it, and each migration is recorded once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn opens_of_a_new_file_at_the_same_moment_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("new.db").display());
+        let opens = (0..8).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Db::open(&url, 2).await })
+        });
+        let opened: Vec<Db> = futures_util::future::join_all(opens)
+            .await
+            .into_iter()
+            .map(|joined| joined.unwrap().expect("every open succeeds"))
+            .collect();
+        let rows = opened[0]
+            .fetch_all(
+                "SELECT version FROM schema_migrations ORDER BY version",
+                &[],
+            )
+            .await
+            .unwrap();
+        let versions: Vec<i64> = rows.iter().map(|r| r.get("version").unwrap()).collect();
+        assert_eq!(
+            versions,
+            SQLITE.iter().map(|m| m.version).collect::<Vec<_>>()
+        );
+        for db in opened {
+            db.close().await;
+        }
     }
 }

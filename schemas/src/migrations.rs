@@ -4,6 +4,15 @@
 //! `DOUBLE PRECISION`), SQLite their closest equivalents. Migrations only ever add (see the evolution
 //! rule in the crate docs), so a newer binary can run against an older database after migrating.
 
+/// Whether a SQLite error code (as drivers report it, e.g. `"5"` or `"517"`) is SQLITE_BUSY or
+/// SQLITE_LOCKED: another process holds the file, and trying again shortly may succeed. Processes
+/// opening a new file at the same moment meet it outside the busy handler (switching the journal to
+/// WAL needs the file to themselves), so both the jobs and the API retry their open on it.
+pub fn sqlite_busy(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
 /// One migration: its number, a name, and the SQL.
 #[derive(Clone, Copy, Debug)]
 pub struct Migration {

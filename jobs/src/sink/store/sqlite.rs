@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use aiq_schemas::migrations::{Migration, SQLITE};
+use aiq_schemas::migrations::{Migration, SQLITE, sqlite_busy};
 use aiq_schemas::{DeadLetter, Lead, PropertyId};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -144,12 +144,6 @@ fn json_ids(ids: impl IntoIterator<Item = PropertyId>) -> String {
     format!("[{}]", ids.join(","))
 }
 
-/// SQLite's SQLITE_BUSY and SQLITE_LOCKED (primary codes; extended ones keep them in the low byte).
-fn is_busy(code: Option<&str>) -> bool {
-    code.and_then(|c| c.parse::<i32>().ok())
-        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
-}
-
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -198,7 +192,7 @@ impl SqliteStore {
             .await;
             match opened {
                 Err(Error::Store(sqlx::Error::Database(e)))
-                    if is_busy(e.code().as_deref()) && std::time::Instant::now() < deadline =>
+                    if sqlite_busy(e.code().as_deref()) && std::time::Instant::now() < deadline =>
                 {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
