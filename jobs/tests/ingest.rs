@@ -4,19 +4,24 @@
 use aiq_jobs::config::Config;
 use aiq_jobs::ingest::{Feed, run_ingest};
 
+/// Two real rows of ../shared/data/tables/fsbo_forsalebyowner_2023_ca.csv (Sherman Oaks 91401, then
+/// Canoga Park 91304), with `between` as a line between them.
+fn brokerage_csv(between: Option<&str>) -> String {
+    let between = between.map(|line| format!("{line}\n")).unwrap_or_default();
+    format!(
+        "Name,URL,Address,City,Zip,State,Price,Bath,Bed,SquareFt\n\
+         \"14249 Burbank Boulevard Sherman Oaks, CA 91401\",https://www.forsalebyowner.com/listing/_/647292b98b2f3108b4051314,14249 Burbank Boulevard,Sherman Oaks,91401,CA,1697000,7,7,0\n\
+         {between}\
+         \"24303 Woolsey Cyn #6, Canoga Park, CA 91304\",https://www.forsalebyowner.com/listing/_/6365ca3460ad2b37ba0f0700,\"24303 Woolsey Cyn #6, Canoga Park, CA 91304\",Canoga Park,91304,CA,159900,2,3,1142\n"
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_csv_feed_becomes_leads_and_its_bad_row_a_dead_letter() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("brokerage.csv");
-    // Real rows of ../shared/data/tables/fsbo_forsalebyowner_2023_ca.csv, plus one broken row.
-    std::fs::write(
-        &csv,
-        "Name,URL,Address,City,Zip,State,Price,Bath,Bed,SquareFt\n\
-         \"14249 Burbank Boulevard Sherman Oaks, CA 91401\",https://www.forsalebyowner.com/listing/_/647292b98b2f3108b4051314,14249 Burbank Boulevard,Sherman Oaks,91401,CA,1697000,7,7,0\n\
-         broken row with too few fields\n\
-         \"24303 Woolsey Cyn #6, Canoga Park, CA 91304\",https://www.forsalebyowner.com/listing/_/6365ca3460ad2b37ba0f0700,\"24303 Woolsey Cyn #6, Canoga Park, CA 91304\",Canoga Park,91304,CA,159900,2,3,1142\n",
-    )
-    .unwrap();
+    // Two real rows and one broken row.
+    std::fs::write(&csv, brokerage_csv(Some("broken row with too few fields"))).unwrap();
     let mut config = Config::default();
     config.store.url = format!("sqlite://{}", dir.path().join("aiq.db").display());
     config.lake.dir = dir.path().join("lake");
@@ -41,15 +46,8 @@ async fn recorded_marketplace_demand_reaches_the_price() {
 
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("brokerage.csv");
-    // Real rows of ../shared/data/tables/fsbo_forsalebyowner_2023_ca.csv (no coordinates: their
-    // pricing area is the ZIP code).
-    std::fs::write(
-        &csv,
-        "Name,URL,Address,City,Zip,State,Price,Bath,Bed,SquareFt\n\
-         \"14249 Burbank Boulevard Sherman Oaks, CA 91401\",https://www.forsalebyowner.com/listing/_/647292b98b2f3108b4051314,14249 Burbank Boulevard,Sherman Oaks,91401,CA,1697000,7,7,0\n\
-         \"24303 Woolsey Cyn #6, Canoga Park, CA 91304\",https://www.forsalebyowner.com/listing/_/6365ca3460ad2b37ba0f0700,\"24303 Woolsey Cyn #6, Canoga Park, CA 91304\",Canoga Park,91304,CA,159900,2,3,1142\n",
-    )
-    .unwrap();
+    // No coordinates: the rows' pricing area is their ZIP code.
+    std::fs::write(&csv, brokerage_csv(None)).unwrap();
     let store_url = format!("sqlite://{}", dir.path().join("aiq.db").display());
     let store = Store::open(&store_url, 2).await.unwrap();
     let event = |zip: &str, kind, hours_ago| MarketplaceEvent {

@@ -37,6 +37,23 @@ mod sqlite;
 pub use postgres::{PostgresStore, SurvivorRow, last_per_listing, survivor_rows};
 pub use sqlite::SqliteStore;
 
+/// Runs `$body` with `$pool` bound to the store's pool, whichever backend it is: for SQL that both
+/// backends read alike (numbered parameters), written once.
+macro_rules! on_either_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite(s) => {
+                let $pool = s.pool();
+                $body
+            }
+            Store::Postgres(s) => {
+                let $pool = s.pool();
+                $body
+            }
+        }
+    };
+}
+
 /// A store chosen by URL.
 #[derive(Clone)]
 pub enum Store {
@@ -101,26 +118,15 @@ impl Store {
                            SET generation = sink_owners.generation + 1, claimed_at = excluded.claimed_at \
                            RETURNING generation";
         let now = Utc::now();
-        let generation = match self {
-            Store::Sqlite(s) => {
-                sqlx::query_scalar::<_, i64>(SQL)
-                    .bind(consumer)
-                    .bind(stream)
-                    .bind(partition)
-                    .bind(now)
-                    .fetch_one(s.pool())
-                    .await?
-            }
-            Store::Postgres(s) => {
-                sqlx::query_scalar::<_, i64>(SQL)
-                    .bind(consumer)
-                    .bind(stream)
-                    .bind(partition)
-                    .bind(now)
-                    .fetch_one(s.pool())
-                    .await?
-            }
-        };
+        let generation = on_either_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>(SQL)
+                .bind(consumer)
+                .bind(stream)
+                .bind(partition)
+                .bind(now)
+                .fetch_one(pool)
+                .await?
+        });
         Ok(generation)
     }
 
@@ -152,40 +158,34 @@ impl Store {
         const SQL: &str = "SELECT id, kind, property_id, h3_cell, postal_code, agent, at \
                            FROM marketplace_events WHERE id > $1 AND at >= $2 ORDER BY id LIMIT $3";
         // One decoding for both backends' row types.
-        macro_rules! events {
-            ($pool:expr) => {{
-                let rows = sqlx::query(SQL)
-                    .bind(after_id)
-                    .bind(since)
-                    .bind(limit)
-                    .fetch_all($pool)
-                    .await?;
-                let mut events = Vec::with_capacity(rows.len());
-                for row in rows {
-                    let kind: String = row.try_get(1)?;
-                    let Some(kind) = MarketplaceEventKind::from_name(&kind) else {
-                        continue;
-                    };
-                    events.push((
-                        row.try_get::<i64, _>(0)?,
-                        MarketplaceEvent {
-                            kind,
-                            property_id: PropertyId::from_i64(row.try_get(2)?),
-                            h3_cell: row.try_get::<Option<i64>, _>(3)?.map(|c| H3Cell(c as u64)),
-                            postal_code: row.try_get(4)?,
-                            state_or_province: None,
-                            agent: row.try_get(5)?,
-                            at: row.try_get(6)?,
-                        },
-                    ));
-                }
-                Ok(events)
-            }};
-        }
-        match self {
-            Store::Sqlite(s) => events!(s.pool()),
-            Store::Postgres(s) => events!(s.pool()),
-        }
+        on_either_pool!(self, pool => {
+            let rows = sqlx::query(SQL)
+                .bind(after_id)
+                .bind(since)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            let mut events = Vec::with_capacity(rows.len());
+            for row in rows {
+                let kind: String = row.try_get(1)?;
+                let Some(kind) = MarketplaceEventKind::from_name(&kind) else {
+                    continue;
+                };
+                events.push((
+                    row.try_get::<i64, _>(0)?,
+                    MarketplaceEvent {
+                        kind,
+                        property_id: PropertyId::from_i64(row.try_get(2)?),
+                        h3_cell: row.try_get::<Option<i64>, _>(3)?.map(|c| H3Cell(c as u64)),
+                        postal_code: row.try_get(4)?,
+                        state_or_province: None,
+                        agent: row.try_get(5)?,
+                        at: row.try_get(6)?,
+                    },
+                ));
+            }
+            Ok(events)
+        })
     }
 
     /// Counts a summary needs, read back from the store.
@@ -197,10 +197,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        match self {
-            Store::Sqlite(s) => s.pool().close().await,
-            Store::Postgres(s) => s.pool().close().await,
-        }
+        on_either_pool!(self, pool => pool.close().await)
     }
 }
 

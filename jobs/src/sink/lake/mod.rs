@@ -297,60 +297,36 @@ impl LakeWriter {
         }
 
         // Files are written aside first; the renames and the commit happen under the lock.
-        let mut pending: Vec<Staged> = Vec::new();
-        let properties = writer_properties(self.config.row_group_rows.get())?;
+        let mut files: Vec<(PartFile, RecordBatch)> = Vec::new();
         for ((stream, partition, dt, state), rows) in groups {
-            let range = offset_range(rows.iter().map(|(_, p)| p.offset));
-            let dir = self
-                .root
-                .join(LEADS)
+            let dir = Path::new(LEADS)
                 .join(format!("dt={dt}"))
                 .join(format!("state={state}"));
-            let batch = leads_to_record_batch(&rows)?;
-            pending.push(self.stage(LEADS, dir, &batch, stream, partition, range, &properties)?);
+            let offsets = rows.iter().map(|(_, p)| p.offset);
+            let file = PartFile::new(LEADS, dir, stream, partition, offsets);
+            files.push((file, leads_to_record_batch(&rows)?));
         }
         for ((stream, partition), merges) in merge_groups {
-            let range = offset_range(merges.iter().map(|(_, p, _)| p.offset));
-            let dir = self.root.join(PROPERTY_MERGES);
-            let batch = merges_to_record_batch(&merges)?;
-            pending.push(self.stage(
-                PROPERTY_MERGES,
-                dir,
-                &batch,
-                stream,
-                partition,
-                range,
-                &properties,
-            )?);
+            let offsets = merges.iter().map(|(_, p, _)| p.offset);
+            let file = PartFile::new(PROPERTY_MERGES, PROPERTY_MERGES, stream, partition, offsets);
+            files.push((file, merges_to_record_batch(&merges)?));
         }
         for ((stream, partition, dt), rows) in raw_groups {
-            let range = offset_range(rows.iter().map(|r| r.position.offset));
-            let dir = self.root.join(RAW_LISTINGS).join(format!("dt={dt}"));
-            let batch = raw_to_record_batch(&rows)?;
-            pending.push(self.stage(
-                RAW_LISTINGS,
-                dir,
-                &batch,
-                stream,
-                partition,
-                range,
-                &properties,
-            )?);
+            let dir = Path::new(RAW_LISTINGS).join(format!("dt={dt}"));
+            let offsets = rows.iter().map(|r| r.position.offset);
+            let file = PartFile::new(RAW_LISTINGS, dir, stream, partition, offsets);
+            files.push((file, raw_to_record_batch(&rows)?));
         }
-
         for ((stream, partition, dt), rows) in event_groups {
-            let range = offset_range(rows.iter().map(|(_, p)| p.offset));
-            let dir = self.root.join(MARKETPLACE_EVENTS).join(format!("dt={dt}"));
-            let batch = events_to_record_batch(&rows)?;
-            pending.push(self.stage(
-                MARKETPLACE_EVENTS,
-                dir,
-                &batch,
-                stream,
-                partition,
-                range,
-                &properties,
-            )?);
+            let dir = Path::new(MARKETPLACE_EVENTS).join(format!("dt={dt}"));
+            let offsets = rows.iter().map(|(_, p)| p.offset);
+            let file = PartFile::new(MARKETPLACE_EVENTS, dir, stream, partition, offsets);
+            files.push((file, events_to_record_batch(&rows)?));
+        }
+        let properties = writer_properties(self.config.row_group_rows.get())?;
+        let mut pending: Vec<Staged> = Vec::with_capacity(files.len());
+        for (file, batch) in files {
+            pending.push(self.stage(file, &batch, &properties)?);
         }
 
         let _lock = ManifestLock::acquire(&self.root)?;
@@ -382,6 +358,33 @@ impl LakeWriter {
 
 /// A file written aside, where it goes, and its manifest entry.
 type Staged = (PathBuf, PathBuf, ManifestEntry);
+
+/// One file a flush writes: its table, folder (under the lake root) and input range.
+struct PartFile {
+    table: &'static str,
+    dir: PathBuf,
+    stream: String,
+    partition: i32,
+    range: (i64, i64),
+}
+
+impl PartFile {
+    fn new(
+        table: &'static str,
+        dir: impl Into<PathBuf>,
+        stream: String,
+        partition: i32,
+        offsets: impl Iterator<Item = i64>,
+    ) -> PartFile {
+        PartFile {
+            table,
+            dir: dir.into(),
+            stream,
+            partition,
+            range: offset_range(offsets),
+        }
+    }
+}
 
 impl LakeWriter {
     /// Takes `stream`/`partition` over: claims the lake's next generation of it (kept in
@@ -422,20 +425,24 @@ impl LakeWriter {
         Ok(())
     }
 
-    /// Writes `batch` aside as the file of `table` in `dir` for `stream`/`partition` and the offset
-    /// `range`; the flush renames and commits it.
-    #[allow(clippy::too_many_arguments)]
+    /// Writes `batch` aside as `file`; the flush renames and commits it.
     fn stage(
         &self,
-        table: &str,
-        dir: PathBuf,
+        file: PartFile,
         batch: &RecordBatch,
-        stream: String,
-        partition: i32,
-        (first, last): (i64, i64),
         properties: &WriterProperties,
     ) -> Result<Staged> {
-        let path = dir.join(part_name(&stream, partition, first, last));
+        let PartFile {
+            table,
+            dir,
+            stream,
+            partition,
+            range: (first, last),
+        } = file;
+        let path = self
+            .root
+            .join(dir)
+            .join(part_name(&stream, partition, first, last));
         let tmp = write_parquet_aside(&path, batch, properties)?;
         let entry = ManifestEntry {
             path: relative_name(&self.root, &path),
