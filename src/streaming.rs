@@ -41,12 +41,10 @@ enum JobArg {
     Enrich,
     /// listings.dlq -> the store's dead_letters table.
     DeadLetters,
-    /// listings.raw -> the lake's raw_listings archive (every record as received, exactly once).
-    Archive,
     /// marketplace.events (the API's views, cart adds, purchases) -> the store's marketplace_events,
     /// and on to listings.by-block for pricing's demand.
     Events,
-    /// All five in this process.
+    /// All four in this process.
     All,
     /// Batch: merge each lake folder's small files into one, sorted for pruning (safe while the
     /// streaming jobs run; a folder that changes meanwhile is left for the next run).
@@ -145,7 +143,6 @@ pub(crate) fn run(args: RunArgs, config: Config) -> anyhow::Result<ExitCode> {
             JobArg::Partition => &[Job::Partition],
             JobArg::Enrich => &[Job::Enrich],
             JobArg::DeadLetters => &[Job::DeadLetters],
-            JobArg::Archive => &[Job::Archive],
             JobArg::Events => &[Job::Events],
             JobArg::All => &Job::ALL,
             JobArg::Compact | JobArg::Backfill => &[],

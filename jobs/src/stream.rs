@@ -3,9 +3,12 @@
 //!
 //! - `partition`: `listings.raw` -> decode, normalise -> `listings.by-block`, keyed by the dedupe
 //!   partition key so that one property's candidates meet in one partition; rejects go to
-//!   `listings.dlq`. Stateless and at-least-once: it tells Kafka how far it got only after the
-//!   brokers acknowledged its output, and every output names its origin (partition/offset in
-//!   `listings.raw`), so a record sent twice after a crash is recognised downstream.
+//!   `listings.dlq`; every record as received into the lake's `raw_listings`, exactly once by
+//!   position. At-least-once towards the topics: it tells Kafka how far the archive has committed,
+//!   which is never past what the brokers acknowledged, and every output names its origin
+//!   (partition/offset in `listings.raw`), so a record sent twice after a crash is recognised
+//!   downstream. (Archiving here rather than in a job of its own spares the broker a second full
+//!   read of `listings.raw`.)
 //! - `enrich`: `listings.by-block` -> dedupe, fraud, price -> the store (the marketplace's views),
 //!   the Parquet lake and `leads.enriched` / `leads.quarantine`. Exactly-once into the store (rows
 //!   and offsets in one transaction) and the lake (files named by offset range, in a manifest).
@@ -13,7 +16,6 @@
 //!   partition up to the resume position (processing time is the record's timestamp, so the replay
 //!   reproduces the state exactly), then the job resumes where both sinks have everything.
 //! - `dead-letters`: `listings.dlq` -> the store's `dead_letters` table.
-//! - `archive`: `listings.raw` -> the lake's `raw_listings`, every record as received, exactly once.
 //! - `events`: `marketplace.events` (the API's views, cart adds, purchases) -> the store's
 //!   `marketplace_events` table (demand in the market statistics), exactly once, and on into
 //!   `listings.by-block`, keyed like the event's lead, where `enrich` counts it in pricing's demand
@@ -51,25 +53,17 @@ pub enum Job {
     Partition,
     Enrich,
     DeadLetters,
-    Archive,
     Events,
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [
-        Job::Partition,
-        Job::Enrich,
-        Job::DeadLetters,
-        Job::Archive,
-        Job::Events,
-    ];
+    pub const ALL: [Job; 4] = [Job::Partition, Job::Enrich, Job::DeadLetters, Job::Events];
 
     pub fn name(self) -> &'static str {
         match self {
             Job::Partition => "partition",
             Job::Enrich => "enrich",
             Job::DeadLetters => "dead-letters",
-            Job::Archive => "archive",
             Job::Events => "events",
         }
     }
@@ -132,7 +126,6 @@ pub async fn run_job(
     let stats = match job {
         Job::Partition => run_partition(bus, config, &mut stop).await?,
         Job::Enrich => run_enrich(bus, config, &mut stop).await?,
-        Job::Archive => run_archive(bus, config, &mut stop).await?,
         Job::DeadLetters => {
             let store = Store::open(&config.store.url, config.store.max_connections.get()).await?;
             let group = job.group(config);
@@ -175,68 +168,12 @@ fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
 
 async fn run_partition(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<JobStats> {
     let group = Job::Partition.group(config);
-    let mut consumer = bus.consumer(streams::LISTINGS_RAW, &group, None)?;
+    let stream = streams::LISTINGS_RAW;
+    let lake = Arc::new(Mutex::new(LakeWriter::open(&config.lake)?));
+    let on_revoke = flush_before_revoke(&lake, stream);
+    let mut consumer = bus.consumer(stream, &group, Some(on_revoke))?;
     let by_block = bus.producer(streams::LISTINGS_BY_BLOCK)?;
     let dead_letters = bus.producer(streams::LISTINGS_DLQ)?;
-    let mut stats = JobStats::default();
-    while let Some(records) = stop.next_batch(&mut consumer, &config.runner).await {
-        stop.note_rebalances(&consumer.take_rebalances());
-        if records.is_empty() {
-            continue;
-        }
-        let mut listings = Vec::with_capacity(records.len());
-        let mut rejects = Vec::new();
-        for record in &records {
-            let origin = Some(Origin::raw_listing(record.partition, record.offset));
-            let now = record_time(record);
-            let normalised = decode(record).and_then(|raw| {
-                normalise(&raw, now).map_err(|reason| ("normalise", reason, Some(Box::new(raw))))
-            });
-            match normalised {
-                Ok(listing) => listings.push(Outgoing {
-                    key: partition_key(&listing).into_bytes(),
-                    payload: json(&listing)?,
-                    schema_version: SCHEMA_VERSION,
-                    timestamp_ms: record.timestamp_ms,
-                    origin,
-                }),
-                Err((stage, reason, raw)) => {
-                    counter!("aiq_dead_letters_total", "job" => "partition", "reason" => reason.code.clone())
-                        .increment(1);
-                    let letter = dead_letter(record, stage, reason, raw.as_deref(), now);
-                    rejects.push(Outgoing {
-                        key: record.key.clone(),
-                        payload: json(&letter)?,
-                        schema_version: SCHEMA_VERSION,
-                        timestamp_ms: record.timestamp_ms,
-                        origin,
-                    });
-                }
-            }
-        }
-        stats.records_in += records.len() as u64;
-        stats.records_out += listings.len() as u64;
-        stats.dead_lettered += rejects.len() as u64;
-        stats.batches += 1;
-        counter!("aiq_records_in_total", "job" => "partition").increment(records.len() as u64);
-        counter!("aiq_records_out_total", "job" => "partition").increment(listings.len() as u64);
-        by_block.send_all(listings).await?;
-        dead_letters.send_all(rejects).await?;
-        // Only now is the output durable: tell Kafka how far this member got.
-        consumer.commit(&next_offsets_by_partition(&records))?;
-    }
-    consumer.close();
-    Ok(stats)
-}
-
-/// `archive`: every record of `listings.raw`, as received, into the lake's `raw_listings`, exactly
-/// once by position. Kafka is told only the offset the archive has committed, so a restart resumes
-/// where the archive stands (records it holds already are skipped by position).
-async fn run_archive(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<JobStats> {
-    let group = Job::Archive.group(config);
-    let lake = Arc::new(Mutex::new(LakeWriter::open(&config.lake)?));
-    let on_revoke = flush_before_revoke(&lake, streams::LISTINGS_RAW);
-    let mut consumer = bus.consumer(streams::LISTINGS_RAW, &group, Some(on_revoke))?;
     let mut stats = JobStats::default();
     let mut read_next: BTreeMap<i32, i64> = BTreeMap::new();
     let mut last_commit: Vec<(i32, i64)> = Vec::new();
@@ -248,7 +185,7 @@ async fn run_archive(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<
                 Rebalanced::Assigned(partitions) => {
                     let mut lake = lock(&lake);
                     for &partition in partitions {
-                        lake.claim(streams::LISTINGS_RAW, partition)?;
+                        lake.claim(stream, partition)?;
                     }
                     lake.reload_manifest()?;
                 }
@@ -260,33 +197,75 @@ async fn run_archive(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<
             }
         }
         stop.note_rebalances(&rebalances);
-        let mut lake = lock(&lake);
         if !records.is_empty() {
-            let rows = records.iter().map(|record| {
-                let raw = decode(record).ok();
-                archive_row(record, raw.as_ref(), record_time(record))
-            });
-            lake.archive(rows)?;
+            let mut listings = Vec::with_capacity(records.len());
+            let mut rejects = Vec::new();
+            let mut archive = Vec::with_capacity(records.len());
+            for record in &records {
+                let origin = Some(Origin::raw_listing(record.partition, record.offset));
+                let now = record_time(record);
+                let decoded = decode(record);
+                archive.push(archive_row(record, decoded.as_ref().ok(), now));
+                let normalised = decoded.and_then(|raw| {
+                    normalise(&raw, now)
+                        .map_err(|reason| ("normalise", reason, Some(Box::new(raw))))
+                });
+                match normalised {
+                    Ok(listing) => listings.push(Outgoing {
+                        key: partition_key(&listing).into_bytes(),
+                        payload: json(&listing)?,
+                        schema_version: SCHEMA_VERSION,
+                        timestamp_ms: record.timestamp_ms,
+                        origin,
+                    }),
+                    Err((stage, reason, raw)) => {
+                        counter!("aiq_dead_letters_total", "job" => "partition", "reason" => reason.code.clone())
+                            .increment(1);
+                        let letter = dead_letter(record, stage, reason, raw.as_deref(), now);
+                        rejects.push(Outgoing {
+                            key: record.key.clone(),
+                            payload: json(&letter)?,
+                            schema_version: SCHEMA_VERSION,
+                            timestamp_ms: record.timestamp_ms,
+                            origin,
+                        });
+                    }
+                }
+            }
+            stats.records_in += records.len() as u64;
+            stats.records_out += listings.len() as u64;
+            stats.dead_lettered += rejects.len() as u64;
+            stats.batches += 1;
+            counter!("aiq_records_in_total", "job" => "partition").increment(records.len() as u64);
+            counter!("aiq_records_out_total", "job" => "partition")
+                .increment(listings.len() as u64);
+            by_block.send_all(listings).await?;
+            dead_letters.send_all(rejects).await?;
+            // Archived only once the outputs are acknowledged: whatever the lake commits (and so
+            // what Kafka is told below) has its outputs on the brokers.
+            let mut lake = lock(&lake);
+            lake.archive(archive)?;
+            lake.flush_if_full()?;
             for (partition, next) in next_offsets_by_partition(&records) {
                 read_next.insert(partition, next);
             }
-            stats.records_in += records.len() as u64;
-            stats.records_out += records.len() as u64;
-            stats.batches += 1;
-            counter!("aiq_records_in_total", "job" => "archive").increment(records.len() as u64);
-            lake.flush_if_full()?;
         }
-        lake.flush_if_due()?;
-        let positions = archived_positions(&read_next, &lake);
+        let positions = {
+            let mut lake = lock(&lake);
+            lake.flush_if_due()?;
+            archived_positions(&read_next, &lake)
+        };
         if positions != last_commit {
             consumer.commit(&positions)?;
             last_commit = positions;
         }
     }
-    let mut lake = lock(&lake);
-    lake.flush()?;
-    consumer.commit(&archived_positions(&read_next, &lake))?;
-    drop(lake);
+    let positions = {
+        let mut lake = lock(&lake);
+        lake.flush()?;
+        archived_positions(&read_next, &lake)
+    };
+    consumer.commit(&positions)?;
     consumer.close();
     Ok(stats)
 }
