@@ -638,7 +638,9 @@ async fn pii_scenario(backend: Backend, catalog: bool) {
         "Quartermaine",
         CONTACT_PHONE,
         "555-0199",
-        "555",
+        // The phone's digits in other forms (three digits alone would match timestamps).
+        "512-555",
+        "5550199",
         CONTACT_EMAIL,
         "example.net",
         "craigslist.org",
