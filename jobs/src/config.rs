@@ -86,6 +86,9 @@ pub struct LakeConfig {
     pub rows_per_file: NonZeroUsize,
     /// Rows per Parquet row group.
     pub row_group_rows: NonZeroUsize,
+    /// Most memory (MiB, approximately) the rows waiting for a file may hold: buffers are written
+    /// once they reach it, whatever their row count, so a job's memory stays bounded at any rate.
+    pub buffer_mib: NonZeroUsize,
     /// Longest time buffered rows wait before they are written.
     #[serde(with = "humantime_serde")]
     pub flush_interval: Duration,
@@ -97,6 +100,7 @@ impl Default for LakeConfig {
             dir: PathBuf::from("data/lake"),
             rows_per_file: NonZeroUsize::new(250_000).expect("non-zero"),
             row_group_rows: NonZeroUsize::new(65_536).expect("non-zero"),
+            buffer_mib: NonZeroUsize::new(64).expect("non-zero"),
             flush_interval: Duration::from_secs(60),
         }
     }

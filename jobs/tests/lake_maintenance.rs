@@ -545,3 +545,48 @@ fn walk_all(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Buffers are bounded by memory, not only by rows: with room for a million rows but 1 MiB, leads
+/// with long descriptions are written as the buffer fills, before any explicit flush.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_rows_are_written_once_they_hold_the_memory_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.lake.dir = dir.path().to_owned();
+    config.lake.rows_per_file = NonZeroUsize::new(1_000_000).unwrap();
+    config.lake.buffer_mib = NonZeroUsize::new(1).unwrap();
+    config.lake.flush_interval = std::time::Duration::from_secs(3600);
+    let mut writer = LakeWriter::open(&config.lake).unwrap();
+    for offset in 0..300i64 {
+        let mut lead = common::lead(aiq_schemas::Source::Zillow, &format!("z{offset}"), 7);
+        lead.listing.description = Some("spacious ".repeat(1_000));
+        let position = aiq_jobs::sink::StreamPosition {
+            stream: std::sync::Arc::from("listings.by-block"),
+            partition: 0,
+            offset,
+        };
+        writer
+            .write(&aiq_jobs::sink::SinkBatch {
+                leads: &[lead],
+                lead_positions: &[position],
+                relabels: &[],
+                relabel_positions: &[],
+                dead_letters: &[],
+                marketplace_events: &[],
+                next_offsets: &Default::default(),
+            })
+            .unwrap();
+    }
+    // 300 leads of about 9 KB: about 2.6 MiB, so at least two files written without a flush.
+    assert!(
+        writer.files_written().len() >= 2,
+        "{:?}",
+        writer.files_written()
+    );
+    assert!(
+        writer.rows_written() < 300,
+        "the last rows are still buffered"
+    );
+    writer.flush().unwrap();
+    assert_eq!(writer.rows_written(), 300);
+}

@@ -59,6 +59,8 @@ pub struct LakeWriter {
     merges: Vec<(Relabel, StreamPosition, u32)>,
     raw: Vec<RawArchiveRow>,
     events: Vec<(MarketplaceEvent, StreamPosition)>,
+    /// Approximate heap bytes of the four buffers (see [`LakeConfig::buffer_mib`]).
+    buffered_bytes: usize,
     buffered_since: Option<Instant>,
     /// Offset ranges already committed, per (stream, partition): restarts skip them.
     committed: HashMap<(String, i32), i64>,
@@ -79,6 +81,7 @@ impl LakeWriter {
             merges: Vec::new(),
             raw: Vec::new(),
             events: Vec::new(),
+            buffered_bytes: 0,
             buffered_since: None,
             committed: HashMap::new(),
             generations: HashMap::new(),
@@ -147,6 +150,18 @@ impl LakeWriter {
             .retain(|(_, position, _)| !owned_elsewhere(position));
         self.events
             .retain(|(_, position)| !owned_elsewhere(position));
+        self.buffered_bytes = self
+            .buffer
+            .iter()
+            .map(|(l, _)| lead_bytes(l))
+            .sum::<usize>()
+            + self.raw.iter().map(raw_bytes).sum::<usize>()
+            + self
+                .events
+                .iter()
+                .map(|(e, _)| event_bytes(e))
+                .sum::<usize>()
+            + self.merges.len() * size_of::<(Relabel, StreamPosition, u32)>();
         if self.buffer.is_empty() {
             self.buffered_since = None;
         }
@@ -163,6 +178,7 @@ impl LakeWriter {
     pub fn archive(&mut self, rows: impl IntoIterator<Item = RawArchiveRow>) -> Result<()> {
         for row in rows {
             if !self.is_committed(&row.position) {
+                self.buffered_bytes += raw_bytes(&row);
                 self.raw.push(row);
             }
         }
@@ -182,6 +198,7 @@ impl LakeWriter {
     ) {
         for (event, position) in events {
             if !self.is_committed(&position) {
+                self.buffered_bytes += event_bytes(&event);
                 self.events.push((event, position));
             }
         }
@@ -190,10 +207,15 @@ impl LakeWriter {
         }
     }
 
-    /// Writes the buffered rows once a table's buffer holds a file's worth.
+    /// Writes the buffered rows once a table's buffer holds a file's worth, or all of them hold
+    /// [`LakeConfig::buffer_mib`].
     pub fn flush_if_full(&mut self) -> Result<()> {
         let full = self.config.rows_per_file.get();
-        if self.buffer.len() >= full || self.raw.len() >= full || self.events.len() >= full {
+        if self.buffer.len() >= full
+            || self.raw.len() >= full
+            || self.events.len() >= full
+            || self.buffered_bytes >= self.config.buffer_mib.get() << 20
+        {
             self.flush()?;
         }
         Ok(())
@@ -202,6 +224,7 @@ impl LakeWriter {
     pub fn write(&mut self, batch: &SinkBatch<'_>) -> Result<()> {
         for (lead, position) in batch.leads.iter().zip(batch.lead_positions) {
             if !self.is_committed(position) {
+                self.buffered_bytes += lead_bytes(lead);
                 self.buffer.push((lead.clone(), position.clone()));
             }
         }
@@ -215,6 +238,7 @@ impl LakeWriter {
             };
             previous = Some(position);
             if !self.is_committed(position) {
+                self.buffered_bytes += size_of::<(Relabel, StreamPosition, u32)>();
                 self.merges.push((*relabel, position.clone(), seq));
             }
         }
@@ -255,6 +279,7 @@ impl LakeWriter {
         let merges = std::mem::take(&mut self.merges);
         let raw = std::mem::take(&mut self.raw);
         let events = std::mem::take(&mut self.events);
+        self.buffered_bytes = 0;
         self.buffered_since = None;
         let mut groups: FileGroups = BTreeMap::new();
         for (lead, position) in rows {
@@ -455,6 +480,50 @@ impl LakeWriter {
         };
         Ok((tmp, path, entry))
     }
+}
+
+/// Heap bytes a buffered lead holds, roughly: its struct and its texts.
+fn lead_bytes(lead: &Lead) -> usize {
+    let l = &lead.listing;
+    let texts = [
+        &l.property_type,
+        &l.street_address,
+        &l.unit_number,
+        &l.city,
+        &l.state_or_province,
+        &l.postal_code,
+        &l.title,
+        &l.description,
+        &l.contact_name,
+        &l.contact_phone,
+        &l.contact_email,
+    ];
+    size_of::<(Lead, StreamPosition)>()
+        + l.source_listing_id.len()
+        + l.url.len()
+        + texts
+            .iter()
+            .map(|t| t.as_ref().map_or(0, String::len))
+            .sum::<usize>()
+        + lead
+            .fraud_reasons
+            .iter()
+            .map(|r| size_of::<aiq_schemas::FraudReason>() + r.detail.len())
+            .sum::<usize>()
+}
+
+fn raw_bytes(row: &RawArchiveRow) -> usize {
+    size_of::<RawArchiveRow>()
+        + row.payload.len()
+        + row.source.as_ref().map_or(0, String::len)
+        + row.source_listing_id.as_ref().map_or(0, String::len)
+}
+
+fn event_bytes(event: &MarketplaceEvent) -> usize {
+    size_of::<(MarketplaceEvent, StreamPosition)>()
+        + event.agent.len()
+        + event.postal_code.as_ref().map_or(0, String::len)
+        + event.state_or_province.as_ref().map_or(0, String::len)
 }
 
 /// `_manifest/owners/<stream>-<partition>`: the highest generation claimed for the partition.
