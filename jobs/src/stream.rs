@@ -175,6 +175,7 @@ async fn run_partition(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Resul
     let by_block = bus.producer(streams::LISTINGS_BY_BLOCK)?;
     let dead_letters = bus.producer(streams::LISTINGS_DLQ)?;
     let mut stats = JobStats::default();
+    let mut assigned: HashSet<i32> = HashSet::new();
     let mut read_next: BTreeMap<i32, i64> = BTreeMap::new();
     let mut last_commit: Vec<(i32, i64)> = Vec::new();
     while let Some(records) = stop.next_batch(&mut consumer, &config.runner).await {
@@ -186,17 +187,25 @@ async fn run_partition(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Resul
                     let mut lake = lock(&lake);
                     for &partition in partitions {
                         lake.claim(stream, partition)?;
+                        assigned.insert(partition);
                     }
                     lake.reload_manifest()?;
                 }
                 Rebalanced::Revoked(partitions) => {
                     for partition in partitions {
                         read_next.remove(partition);
+                        assigned.remove(partition);
                     }
                 }
             }
         }
         stop.note_rebalances(&rebalances);
+        // Records of a partition that moved away while they were in flight belong to its new owner
+        // (this member's archive of them would be fenced).
+        let records: Vec<Record> = records
+            .into_iter()
+            .filter(|record| assigned.contains(&record.partition))
+            .collect();
         if !records.is_empty() {
             let mut listings = Vec::with_capacity(records.len());
             let mut rejects = Vec::new();
@@ -314,6 +323,11 @@ async fn run_events(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
             }
         }
         stop.note_rebalances(&rebalances);
+        // Records of a partition that moved away while they were in flight belong to its new owner.
+        let records: Vec<Record> = records
+            .into_iter()
+            .filter(|record| generations.contains_key(&(stream.to_owned(), record.partition)))
+            .collect();
         if !records.is_empty() {
             let mut for_store = Vec::new();
             let mut for_lake = Vec::new();
