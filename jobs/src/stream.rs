@@ -324,9 +324,13 @@ async fn run_events(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
         }
         stop.note_rebalances(&rebalances);
         // Records of a partition that moved away while they were in flight belong to its new owner.
+        let held: HashSet<i32> = generations
+            .keys()
+            .map(|(_, partition)| *partition)
+            .collect();
         let records: Vec<Record> = records
             .into_iter()
-            .filter(|record| generations.contains_key(&(stream.to_owned(), record.partition)))
+            .filter(|record| held.contains(&record.partition))
             .collect();
         if !records.is_empty() {
             let mut for_store = Vec::new();

@@ -54,6 +54,30 @@ fn lake_leads(root: &Path) -> Vec<(String, i32, i64, Lead)> {
     rows
 }
 
+/// Buffers one lead read at `stream`/`partition`/`offset` in `writer` (no flush of its own).
+fn write_lead(
+    writer: &mut LakeWriter,
+    lead: Lead,
+    stream: &str,
+    partition: i32,
+    offset: i64,
+) -> aiq_jobs::Result<()> {
+    let position = aiq_jobs::sink::StreamPosition {
+        stream: std::sync::Arc::from(stream),
+        partition,
+        offset,
+    };
+    writer.write(&aiq_jobs::sink::SinkBatch {
+        leads: &[lead],
+        lead_positions: &[position],
+        relabels: &[],
+        relabel_positions: &[],
+        dead_letters: &[],
+        marketplace_events: &[],
+        next_offsets: &Default::default(),
+    })
+}
+
 fn parquet_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -193,22 +217,7 @@ async fn files_a_crash_left_uncommitted_are_removed_before_the_next_write() {
     let (lead, _) = record_batch_to_leads(&read_table(&root, LEADS).unwrap()[0])
         .unwrap()
         .remove(0);
-    let position = aiq_jobs::sink::StreamPosition {
-        stream: std::sync::Arc::from("listings.jsonl"),
-        partition: 0,
-        offset: next + 10,
-    };
-    writer
-        .write(&aiq_jobs::sink::SinkBatch {
-            leads: &[lead],
-            lead_positions: &[position],
-            relabels: &[],
-            relabel_positions: &[],
-            dead_letters: &[],
-            marketplace_events: &[],
-            next_offsets: &Default::default(),
-        })
-        .unwrap();
+    write_lead(&mut writer, lead, "listings.jsonl", 0, next + 10).unwrap();
     writer.flush().unwrap();
     drop(writer);
     let reopened = LakeWriter::open(&config.lake).unwrap();
@@ -475,34 +484,18 @@ async fn a_writer_whose_partition_was_claimed_since_cannot_commit_for_it() {
     let mut config = Config::default();
     config.lake.dir = dir.path().to_owned();
     let stream = "listings.by-block";
-    let batch_at = |offset: i64, id: &str| {
+    let write = |writer: &mut LakeWriter, offset: i64, id: &str| {
         let lead = common::lead(aiq_schemas::Source::Zillow, id, 7);
-        let position = aiq_jobs::sink::StreamPosition {
-            stream: std::sync::Arc::from(stream),
-            partition: 3,
-            offset,
-        };
-        (vec![lead], vec![position])
-    };
-    let write = |writer: &mut LakeWriter, (leads, positions): (Vec<Lead>, Vec<_>)| {
-        writer.write(&aiq_jobs::sink::SinkBatch {
-            leads: &leads,
-            lead_positions: &positions,
-            relabels: &[],
-            relabel_positions: &[],
-            dead_letters: &[],
-            marketplace_events: &[],
-            next_offsets: &Default::default(),
-        })?;
+        write_lead(writer, lead, stream, 3, offset)?;
         writer.flush()
     };
 
     let mut zombie = LakeWriter::open(&config.lake).unwrap();
     assert_eq!(zombie.claim(stream, 3).unwrap(), 1);
-    write(&mut zombie, batch_at(0, "a")).expect("the owner writes");
+    write(&mut zombie, 0, "a").expect("the owner writes");
     let mut owner = LakeWriter::open(&config.lake).unwrap();
     assert_eq!(owner.claim(stream, 3).unwrap(), 2);
-    let error = write(&mut zombie, batch_at(1, "b")).expect_err("fenced");
+    let error = write(&mut zombie, 1, "b").expect_err("fenced");
     assert!(
         matches!(
             error,
@@ -514,7 +507,7 @@ async fn a_writer_whose_partition_was_claimed_since_cannot_commit_for_it() {
         ),
         "{error}"
     );
-    write(&mut owner, batch_at(1, "b")).expect("the new owner writes");
+    write(&mut owner, 1, "b").expect("the new owner writes");
 
     let entries = read_manifest(dir.path()).unwrap();
     assert_eq!(
@@ -560,22 +553,7 @@ async fn buffered_rows_are_written_once_they_hold_the_memory_bound() {
     for offset in 0..300i64 {
         let mut lead = common::lead(aiq_schemas::Source::Zillow, &format!("z{offset}"), 7);
         lead.listing.description = Some("spacious ".repeat(1_000));
-        let position = aiq_jobs::sink::StreamPosition {
-            stream: std::sync::Arc::from("listings.by-block"),
-            partition: 0,
-            offset,
-        };
-        writer
-            .write(&aiq_jobs::sink::SinkBatch {
-                leads: &[lead],
-                lead_positions: &[position],
-                relabels: &[],
-                relabel_positions: &[],
-                dead_letters: &[],
-                marketplace_events: &[],
-                next_offsets: &Default::default(),
-            })
-            .unwrap();
+        write_lead(&mut writer, lead, "listings.by-block", 0, offset).unwrap();
     }
     // 300 leads of about 9 KB: about 2.6 MiB, so at least two files written without a flush.
     assert!(
