@@ -259,22 +259,25 @@ async fn run_partition(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Resul
                 read_next.insert(partition, next);
             }
         }
-        let positions = {
-            let mut lake = lock(&lake);
-            lake.flush_if_due()?;
-            archived_positions(&read_next, &lake)
-        };
-        if positions != last_commit {
-            consumer.commit(&positions)?;
-            last_commit = positions;
-        }
+        flush_and_commit(
+            &consumer,
+            &lake,
+            stream,
+            &read_next,
+            None,
+            false,
+            &mut last_commit,
+        )?;
     }
-    let positions = {
-        let mut lake = lock(&lake);
-        lake.flush()?;
-        archived_positions(&read_next, &lake)
-    };
-    consumer.commit(&positions)?;
+    flush_and_commit(
+        &consumer,
+        &lake,
+        stream,
+        &read_next,
+        None,
+        true,
+        &mut last_commit,
+    )?;
     consumer.close();
     Ok(stats)
 }
@@ -417,62 +420,71 @@ async fn run_events(bus: &Bus, config: &Config, stop: &mut StopWhen) -> Result<J
             }
             lock(&lake).flush_if_full()?;
         }
-        let positions = {
-            let mut lake = lock(&lake);
-            lake.flush_if_due()?;
-            both_sinks_positions(&read_next, &stored_next, &lake, stream)
-        };
-        if positions != last_commit {
-            consumer.commit(&positions)?;
-            last_commit = positions;
-        }
+        let stored = Some(&stored_next);
+        flush_and_commit(
+            &consumer,
+            &lake,
+            stream,
+            &read_next,
+            stored,
+            false,
+            &mut last_commit,
+        )?;
     }
-    let positions = {
-        let mut lake = lock(&lake);
-        lake.flush()?;
-        both_sinks_positions(&read_next, &stored_next, &lake, stream)
-    };
-    consumer.commit(&positions)?;
+    let stored = Some(&stored_next);
+    flush_and_commit(
+        &consumer,
+        &lake,
+        stream,
+        &read_next,
+        stored,
+        true,
+        &mut last_commit,
+    )?;
     consumer.close();
     store.close().await;
     Ok(stats)
 }
 
-/// Per partition read, the offset both the store and the lake have committed (what Kafka is told).
-fn both_sinks_positions(
-    read_next: &BTreeMap<i32, i64>,
-    stored_next: &Offsets,
-    lake: &LakeWriter,
+/// Where a job that reads `stream` into the lake (and, with `stored_next`, the store) stands for
+/// Kafka: what the lake has written (all of it once `flush_all`), then per partition read the lowest
+/// of what was read and what every sink has committed. Commits it when it moved since
+/// `last_commit`; a restart resumes there, and the sinks skip what they already hold.
+fn flush_and_commit(
+    consumer: &Consumer,
+    lake: &Mutex<LakeWriter>,
     stream: &str,
-) -> Vec<(i32, i64)> {
-    read_next
-        .iter()
-        .map(|(partition, next)| {
-            let stored = stored_next
-                .get(&(stream.to_owned(), *partition))
-                .copied()
-                .unwrap_or(0);
-            (
-                *partition,
-                (*next)
-                    .min(stored)
-                    .min(lake.committed_next(stream, *partition)),
-            )
-        })
-        .collect()
-}
-
-/// Per partition read, the offset the raw archive has committed (what Kafka is told).
-fn archived_positions(read_next: &BTreeMap<i32, i64>, lake: &LakeWriter) -> Vec<(i32, i64)> {
-    read_next
-        .iter()
-        .map(|(partition, next)| {
-            (
-                *partition,
-                (*next).min(lake.committed_next(streams::LISTINGS_RAW, *partition)),
-            )
-        })
-        .collect()
+    read_next: &BTreeMap<i32, i64>,
+    stored_next: Option<&Offsets>,
+    flush_all: bool,
+    last_commit: &mut Vec<(i32, i64)>,
+) -> Result<()> {
+    let positions: Vec<(i32, i64)> = {
+        let mut lake = lock(lake);
+        if flush_all {
+            lake.flush()?;
+        } else {
+            lake.flush_if_due()?;
+        }
+        read_next
+            .iter()
+            .map(|(&partition, &next)| {
+                let stored = stored_next.map_or(i64::MAX, |stored| {
+                    stored
+                        .get(&(stream.to_owned(), partition))
+                        .copied()
+                        .unwrap_or(0)
+                });
+                let committed = lake.committed_next(stream, partition);
+                (partition, next.min(stored).min(committed))
+            })
+            .collect()
+    };
+    if flush_all || positions != *last_commit {
+        consumer.commit(&positions)?;
+        *last_commit = positions;
+    }
+    Ok(())
 }
 
 /// One owned partition of `listings.by-block`: its pipeline and where it stands.
